@@ -1,0 +1,1 @@
+"""Async client for the whatwatt Go local API (no Home Assistant imports)."""

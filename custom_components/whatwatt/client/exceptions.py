@@ -1,0 +1,69 @@
+"""Exceptions raised by the whatwatt Go client.
+
+Messages never contain the Web UI password or a DLMS key: they name the device, the path and
+what the device answered, nothing the user typed as a secret.
+"""
+
+from __future__ import annotations
+
+
+class WhatwattError(Exception):
+    """Base class of every error raised by this client."""
+
+
+class WhatwattConnectionError(WhatwattError):
+    """The device could not be reached (refused, reset, DNS, dropped mid-answer)."""
+
+
+class WhatwattTimeoutError(WhatwattConnectionError):
+    """The device did not answer in time."""
+
+
+class WhatwattAuthError(WhatwattError):
+    """The device rejected the credentials (or asked for a password none was given for)."""
+
+
+class WhatwattResponseError(WhatwattError):
+    """The device answered with an error status or with a body that is not what was asked for."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        error: str | None = None,
+        device_message: str | None = None,
+    ) -> None:
+        """Keep the HTTP status and the device's own error key and message."""
+        super().__init__(message)
+        self.status = status
+        self.error = error
+        self.device_message = device_message
+
+
+class WhatwattLicenceRequired(WhatwattResponseError):
+    """The endpoint needs a PLUS or PRO licence and the device has FREE (404 License required)."""
+
+
+class WhatwattStreamTakenOver(WhatwattConnectionError):
+    """The device closed the live stream right after it opened: another client holds it."""
+
+
+class WhatwattStreamStale(WhatwattTimeoutError):
+    """The live stream stayed silent for longer than the device's report interval allows."""
+
+
+class WhatwattValidationError(WhatwattError, ValueError):
+    """A meter setting failed validation before anything was sent to the device.
+
+    ``field`` is the API field name, ``reason`` a stable code (``unknown_field``,
+    ``invalid_type``, ``out_of_range``, ``invalid_option``, ``invalid_key``) usable as a
+    translation key; ``allowed`` describes the accepted values for a message.
+    """
+
+    def __init__(self, field: str, reason: str, allowed: str = "") -> None:
+        """Name the field and why it was rejected (never the rejected value: it may be a key)."""
+        super().__init__(f"{field}: {reason}" + (f" (allowed: {allowed})" if allowed else ""))
+        self.field = field
+        self.reason = reason
+        self.allowed = allowed

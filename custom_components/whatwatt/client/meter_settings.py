@@ -1,0 +1,271 @@
+"""The meter communication settings of a whatwatt Go (``/api/v1/meter/settings``).
+
+This module is the single source of truth for the 18 fields: their names (exactly as the API
+spells them), types, ranges, allowed values, factory defaults and the section a person would
+look for them in.  The client validates with it before sending anything; the Home Assistant
+options flow, services and setting entities derive their forms, selectors and validation from
+``SPECS``.  Nothing else lists these fields.
+
+Source: the vendor page "Meter Communication Settings" (meter-comm.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from enum import StrEnum
+import math
+import re
+from typing import Any, Final
+
+import voluptuous as vol
+
+from .exceptions import WhatwattValidationError
+
+KEY_LENGTH: Final = 32
+CLEAR_KEY: Final = "0" * KEY_LENGTH
+"""Sending 32 zeros as a key clears it on the device."""
+_KEY_RE: Final = re.compile(r"[0-9A-Fa-f]{32}")
+INT32_MIN: Final = -(2**31)
+INT32_MAX: Final = 2**31 - 1
+
+
+class Kind(StrEnum):
+    """How a field is typed on the wire."""
+
+    INT = "int"
+    FLOAT = "float"
+    BOOL = "bool"
+    ENUM = "enum"
+    KEY = "key"
+
+
+class Section(StrEnum):
+    """Groups a person understands; the options flow shows one section each."""
+
+    SERIAL = "serial"
+    INTERFACE = "interface"
+    SECURITY = "security"
+    TIME_SCALING = "time_scaling"
+
+
+@dataclass(frozen=True, kw_only=True)
+class SettingSpec:
+    """What the device accepts for one field."""
+
+    key: str
+    kind: Kind
+    section: Section
+    default: Any
+    options: tuple[str, ...] = ()
+    minimum: float | None = None
+    maximum: float | None = None
+    write_only: bool = False
+
+    @property
+    def allowed(self) -> str:
+        """Describe the accepted values (for error messages)."""
+        if self.options:
+            return ", ".join(self.options)
+        if self.minimum is not None:
+            return f"{_number(self.minimum)}..{_number(self.maximum)}"
+        if self.kind is Kind.KEY:
+            return f"{KEY_LENGTH} hexadecimal characters"
+        return self.kind.value
+
+    def validator(self) -> Callable[[Any], Any]:
+        """Return a voluptuous validator that normalises a valid value."""
+        checks: dict[Kind, Callable[[Any], Any]] = {
+            Kind.INT: self._check_int,
+            Kind.FLOAT: self._check_float,
+            Kind.BOOL: _check_bool,
+            Kind.ENUM: self._check_enum,
+            Kind.KEY: _check_key,
+        }
+        return checks[self.kind]
+
+    def _check_range(self, value: float) -> None:
+        if self.minimum is not None and value < self.minimum:
+            raise vol.Invalid("out_of_range")
+        if self.maximum is not None and value > self.maximum:
+            raise vol.Invalid("out_of_range")
+
+    def _check_int(self, value: Any) -> int:
+        # Integral floats are accepted (HA number selectors and YAML give 9600.0).
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise vol.Invalid("invalid_type")
+        if isinstance(value, float) and not (math.isfinite(value) and value.is_integer()):
+            raise vol.Invalid("invalid_type")
+        self._check_range(value)
+        return int(value)
+
+    def _check_float(self, value: Any) -> int | float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise vol.Invalid("invalid_type")
+        if not math.isfinite(value):
+            raise vol.Invalid("invalid_type")
+        self._check_range(value)
+        # The device's own examples send 1, not 1.0: keep integral values integral (C4).
+        return int(value) if float(value).is_integer() else float(value)
+
+    def _check_enum(self, value: Any) -> str:
+        if not isinstance(value, str):
+            raise vol.Invalid("invalid_type")
+        if value not in self.options:
+            raise vol.Invalid("invalid_option")
+        return value
+
+
+def _number(value: float | None) -> str:
+    return str(int(value)) if value is not None and float(value).is_integer() else f"{value}"
+
+
+def _check_bool(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise vol.Invalid("invalid_type")
+    return value
+
+
+def _check_key(value: Any) -> str:
+    if not isinstance(value, str):
+        raise vol.Invalid("invalid_type")
+    if not _KEY_RE.fullmatch(value):
+        raise vol.Invalid("invalid_key")
+    return value.upper()
+
+
+def _setting(spec: SettingSpec) -> Any:
+    """Declare a readable field of MeterSettings, carrying its spec."""
+    return field(default=None, metadata={"spec": spec})
+
+
+_S = Section
+_K = Kind
+
+
+@dataclass(frozen=True, kw_only=True)
+class MeterSettings:
+    """Meter settings as the device reports them (GET).
+
+    The two DLMS keys are write-only: the device never returns them, so they are not part of
+    this model.  A field the firmware did not report is ``None``.
+    """
+
+    baudrate: int | None = _setting(
+        SettingSpec(key="baudrate", kind=_K.INT, section=_S.SERIAL, default=115200,
+                    minimum=300, maximum=115200)
+    )  # fmt: skip
+    parity: str | None = _setting(
+        SettingSpec(key="parity", kind=_K.ENUM, section=_S.SERIAL, default="none",
+                    options=("none", "odd", "even"))
+    )  # fmt: skip
+    stop_bits: str | None = _setting(
+        SettingSpec(key="stop_bits", kind=_K.ENUM, section=_S.SERIAL, default="1",
+                    options=("1", "1.5", "2"))
+    )  # fmt: skip
+    buffer_size: int | None = _setting(
+        SettingSpec(key="buffer_size", kind=_K.INT, section=_S.SERIAL, default=64,
+                    minimum=1, maximum=128)
+    )  # fmt: skip
+    method: str | None = _setting(
+        SettingSpec(key="method", kind=_K.ENUM, section=_S.INTERFACE, default="Passive Push",
+                    options=("Passive Push",))
+    )  # fmt: skip
+    encryption: bool | None = _setting(
+        SettingSpec(key="encryption", kind=_K.BOOL, section=_S.SECURITY, default=False)
+    )
+    tx_invert: bool | None = _setting(
+        SettingSpec(key="tx_invert", kind=_K.BOOL, section=_S.SERIAL, default=False)
+    )
+    rx_invert: bool | None = _setting(
+        SettingSpec(key="rx_invert", kind=_K.BOOL, section=_S.SERIAL, default=False)
+    )
+    auto_baudrate: bool | None = _setting(
+        SettingSpec(key="auto_baudrate", kind=_K.BOOL, section=_S.SERIAL, default=True)
+    )
+    if_type: str | None = _setting(
+        SettingSpec(key="if_type", kind=_K.ENUM, section=_S.INTERFACE, default="auto",
+                    options=("auto", "p1", "mbus", "ttl", "mep", "irda", "uart", "p1_adapter",
+                             "ttl_push"))
+    )  # fmt: skip
+    protocol: str | None = _setting(
+        SettingSpec(key="protocol", kind=_K.ENUM, section=_S.INTERFACE, default="auto",
+                    options=("auto", "dsmr", "hdlc", "kmp", "mep", "mbus", "mbtr"))
+    )  # fmt: skip
+    if_mode: str | None = _setting(
+        SettingSpec(key="if_mode", kind=_K.ENUM, section=_S.INTERFACE, default="auto",
+                    options=("auto", "push", "pull"))
+    )  # fmt: skip
+    conv_factor: float | None = _setting(
+        SettingSpec(key="conv_factor", kind=_K.FLOAT, section=_S.TIME_SCALING, default=1,
+                    minimum=0.001, maximum=1000)
+    )  # fmt: skip
+    time_offset: int | None = _setting(
+        SettingSpec(key="time_offset", kind=_K.INT, section=_S.TIME_SCALING, default=0,
+                    minimum=INT32_MIN, maximum=INT32_MAX)
+    )  # fmt: skip
+    sync_time_offset_with_ntp: bool | None = _setting(
+        SettingSpec(key="sync_time_offset_with_ntp", kind=_K.BOOL, section=_S.TIME_SCALING,
+                    default=False)
+    )  # fmt: skip
+    scalers_set: str | None = _setting(
+        SettingSpec(key="scalers_set", kind=_K.ENUM, section=_S.TIME_SCALING, default="default",
+                    options=("default", "custom", "lge570"))
+    )  # fmt: skip
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> MeterSettings:
+        """Build from a device answer; unknown fields (newer firmware) are ignored."""
+        return cls(**{key: data[key] for key in READABLE_KEYS if key in data})
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return the reported fields, in API order, leaving out unreported ones."""
+        return {key: value for key in READABLE_KEYS if (value := getattr(self, key)) is not None}
+
+
+KEY_SPECS: Final = (
+    SettingSpec(key="encryption_key", kind=Kind.KEY, section=Section.SECURITY, default=None,
+                write_only=True),
+    SettingSpec(key="authentication_key", kind=Kind.KEY, section=Section.SECURITY, default=None,
+                write_only=True),
+)  # fmt: skip
+"""The DLMS keys: write-only, never read back, never stored by a client."""
+
+_READABLE: Final = tuple(f.metadata["spec"] for f in fields(MeterSettings))
+SPECS: Final[Mapping[str, SettingSpec]] = {
+    spec.key: spec for spec in (*_READABLE[:6], *KEY_SPECS, *_READABLE[6:])
+}
+"""All 18 fields in the order of the vendor page."""
+READABLE_KEYS: Final = tuple(spec.key for spec in _READABLE)
+SECRET_KEYS: Final = tuple(spec.key for spec in KEY_SPECS)
+DEFAULTS: Final[Mapping[str, Any]] = {spec.key: spec.default for spec in _READABLE}
+"""Factory defaults of the readable fields (what POST resets missing fields to)."""
+
+SCHEMA: Final = vol.Schema(
+    {vol.Optional(spec.key): spec.validator() for spec in SPECS.values()},
+    extra=vol.PREVENT_EXTRA,
+)
+"""Validates any subset of the 18 fields (a PUT body) and normalises the values."""
+
+
+def validate(values: Mapping[str, Any]) -> dict[str, Any]:
+    """Validate a subset of meter settings; return the normalised values in API order.
+
+    Raises WhatwattValidationError naming the first bad field (in API order).  Nothing
+    about the rejected value is put in the error: it may be a key.
+    """
+    unknown = sorted(set(values) - set(SPECS))
+    if unknown:
+        raise WhatwattValidationError(unknown[0], "unknown_field", ", ".join(SPECS))
+    try:
+        checked = SCHEMA(dict(values))
+    except vol.MultipleInvalid as err:
+        bad = {str(e.path[0]): e for e in err.errors if e.path}
+        key = next(k for k in SPECS if k in bad)
+        raise WhatwattValidationError(key, bad[key].msg, SPECS[key].allowed) from None
+    return {key: checked[key] for key in SPECS if key in checked}
+
+
+def full_settings(values: Mapping[str, Any]) -> dict[str, Any]:
+    """Validate values for a full replace (POST): missing readable fields get their defaults."""
+    return validate({**DEFAULTS, **values})

@@ -1,0 +1,1 @@
+"""Tests of the whatwatt Go integration, client and emulator."""

@@ -1,0 +1,206 @@
+"""The meter-settings schema accepts what the device accepts and rejects the rest, by field."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hypothesis import given, strategies as st
+import pytest
+
+from custom_components.whatwatt.client.exceptions import WhatwattValidationError
+from custom_components.whatwatt.client.meter_settings import (
+    CLEAR_KEY,
+    DEFAULTS,
+    READABLE_KEYS,
+    SECRET_KEYS,
+    SPECS,
+    Kind,
+    MeterSettings,
+    Section,
+    full_settings,
+    validate,
+)
+
+# The example GET answer of the vendor page, verbatim.
+VENDOR_EXAMPLE = {
+    "baudrate": 115200,
+    "parity": "none",
+    "stop_bits": "1",
+    "buffer_size": 64,
+    "method": "Passive Push",
+    "encryption": False,
+    "rx_invert": False,
+    "tx_invert": False,
+    "auto_baudrate": True,
+    "if_type": "auto",
+    "protocol": "auto",
+    "if_mode": "auto",
+    "conv_factor": 1,
+    "time_offset": 0,
+    "sync_time_offset_with_ntp": False,
+    "scalers_set": "default",
+}
+
+
+def test_eighteen_fields_named_as_the_api() -> None:
+    """All 18 fields, the two keys write-only, the 16 others readable with the page's defaults."""
+    assert list(SPECS) == [
+        "baudrate", "parity", "stop_bits", "buffer_size", "method", "encryption",
+        "encryption_key", "authentication_key", "tx_invert", "rx_invert", "auto_baudrate",
+        "if_type", "protocol", "if_mode", "conv_factor", "time_offset",
+        "sync_time_offset_with_ntp", "scalers_set",
+    ]  # fmt: skip
+    assert SECRET_KEYS == ("encryption_key", "authentication_key")
+    assert all(SPECS[key].write_only for key in SECRET_KEYS)
+    assert set(READABLE_KEYS) == set(VENDOR_EXAMPLE)
+    assert dict(DEFAULTS) == VENDOR_EXAMPLE
+    assert {spec.section for spec in SPECS.values()} == set(Section)
+
+
+def test_vendor_examples_are_valid() -> None:
+    """Every body the vendor page shows passes unchanged."""
+    assert validate(VENDOR_EXAMPLE) == {k: VENDOR_EXAMPLE[k] for k in READABLE_KEYS}
+    for body in (
+        {"if_type": "p1", "protocol": "dsmr"},
+        {"auto_baudrate": False, "baudrate": 9600, "parity": "even", "stop_bits": "1"},
+        {"encryption": True, "encryption_key": "0123456789ABCDEF0123456789ABCDEF"},
+        {"time_offset": 3600, "sync_time_offset_with_ntp": True},
+        {"scalers_set": "custom", "conv_factor": 1000},
+    ):
+        assert validate(body) == body
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "reason"),
+    [
+        ({"baudrate": 299}, "baudrate", "out_of_range"),
+        ({"baudrate": 115201}, "baudrate", "out_of_range"),
+        ({"baudrate": "9600"}, "baudrate", "invalid_type"),
+        ({"baudrate": 9600.5}, "baudrate", "invalid_type"),
+        ({"baudrate": True}, "baudrate", "invalid_type"),
+        ({"parity": "mark"}, "parity", "invalid_option"),
+        ({"parity": None}, "parity", "invalid_type"),
+        ({"stop_bits": 1}, "stop_bits", "invalid_type"),
+        ({"stop_bits": "3"}, "stop_bits", "invalid_option"),
+        ({"buffer_size": 0}, "buffer_size", "out_of_range"),
+        ({"buffer_size": 129}, "buffer_size", "out_of_range"),
+        ({"method": "Active Pull"}, "method", "invalid_option"),
+        ({"encryption": "true"}, "encryption", "invalid_type"),
+        ({"encryption": 1}, "encryption", "invalid_type"),
+        ({"encryption_key": "0123"}, "encryption_key", "invalid_key"),
+        ({"encryption_key": "G" * 32}, "encryption_key", "invalid_key"),
+        ({"authentication_key": "0" * 33}, "authentication_key", "invalid_key"),
+        ({"authentication_key": 1234}, "authentication_key", "invalid_type"),
+        ({"tx_invert": "no"}, "tx_invert", "invalid_type"),
+        ({"rx_invert": 0}, "rx_invert", "invalid_type"),
+        ({"auto_baudrate": None}, "auto_baudrate", "invalid_type"),
+        ({"if_type": "usb"}, "if_type", "invalid_option"),
+        ({"if_type": "P1"}, "if_type", "invalid_option"),
+        ({"protocol": "dlms"}, "protocol", "invalid_option"),
+        ({"if_mode": "poll"}, "if_mode", "invalid_option"),
+        ({"conv_factor": 0.0009}, "conv_factor", "out_of_range"),
+        ({"conv_factor": 1000.5}, "conv_factor", "out_of_range"),
+        ({"conv_factor": float("nan")}, "conv_factor", "invalid_type"),
+        ({"conv_factor": "1"}, "conv_factor", "invalid_type"),
+        ({"time_offset": 2**31}, "time_offset", "out_of_range"),
+        ({"time_offset": -(2**31) - 1}, "time_offset", "out_of_range"),
+        ({"time_offset": 1.5}, "time_offset", "invalid_type"),
+        ({"sync_time_offset_with_ntp": "yes"}, "sync_time_offset_with_ntp", "invalid_type"),
+        ({"scalers_set": "lge360"}, "scalers_set", "invalid_option"),
+        ({"baud_rate": 9600}, "baud_rate", "unknown_field"),
+    ],
+)
+def test_each_rule_rejects_with_the_field_named(
+    body: dict[str, Any], field: str, reason: str
+) -> None:
+    """One rule each: the error names the field and a reason code usable as a translation key."""
+    with pytest.raises(WhatwattValidationError) as err:
+        validate(body)
+    assert (err.value.field, err.value.reason) == (field, reason)
+
+
+def test_error_never_echoes_a_key() -> None:
+    """A nearly-right key must not end up in an exception message (and from it in a log)."""
+    secret = "ABCDEF0123456789ABCDEF012345678"  # 31 characters
+    with pytest.raises(WhatwattValidationError) as err:
+        validate({"encryption_key": secret})
+    assert secret not in str(err.value)
+    assert err.value.__cause__ is None
+    assert err.value.__suppress_context__
+
+
+def test_first_bad_field_in_api_order_is_reported() -> None:
+    """With several bad fields the error is stable: the first one in the page's order."""
+    with pytest.raises(WhatwattValidationError) as err:
+        validate({"scalers_set": "x", "parity": "x", "baudrate": 1})
+    assert err.value.field == "baudrate"
+    assert "300..115200" in str(err.value)
+
+
+def test_normalisation() -> None:
+    """Integral floats become ints (selectors give 9600.0), keys upper-case, 1.0 is sent as 1."""
+    assert validate({"baudrate": 9600.0, "conv_factor": 1.0, "encryption_key": "ab" * 16}) == {
+        "baudrate": 9600,
+        "encryption_key": "AB" * 16,
+        "conv_factor": 1,
+    }
+    assert validate({"conv_factor": 0.001}) == {"conv_factor": 0.001}
+    assert validate({"authentication_key": CLEAR_KEY}) == {"authentication_key": CLEAR_KEY}
+
+
+def test_full_settings_fills_defaults_and_keeps_given_values() -> None:
+    """A replace (POST) body is complete: missing readable fields take the factory default."""
+    body = full_settings({"baudrate": 2400, "encryption_key": "1" * 32})
+    assert body == {**VENDOR_EXAMPLE, "baudrate": 2400, "encryption_key": "1" * 32}
+    with pytest.raises(WhatwattValidationError):
+        full_settings({"parity": "bad"})
+
+
+def test_model_tolerates_new_and_missing_fields() -> None:
+    """Unknown fields from newer firmware are ignored, missing ones are None (not a default)."""
+    settings = MeterSettings.from_dict({**VENDOR_EXAMPLE, "new_field": 1, "encryption_key": "x"})
+    assert settings.as_dict() == VENDOR_EXAMPLE
+    partial = MeterSettings.from_dict({"baudrate": 9600})
+    assert partial.parity is None
+    assert partial.as_dict() == {"baudrate": 9600}
+
+
+def _valid_value(key: str) -> st.SearchStrategy[Any]:
+    spec = SPECS[key]
+    match spec.kind:
+        case Kind.ENUM:
+            return st.sampled_from(spec.options)
+        case Kind.BOOL:
+            return st.booleans()
+        case Kind.KEY:
+            return st.text("0123456789abcdefABCDEF", min_size=32, max_size=32)
+        case Kind.INT:
+            return st.integers(int(spec.minimum or 0), int(spec.maximum or 0))
+        case _:
+            return st.floats(spec.minimum, spec.maximum, allow_nan=False)
+
+
+@given(st.sets(st.sampled_from(list(SPECS))).flatmap(
+    lambda keys: st.fixed_dictionaries({k: _valid_value(k) for k in keys})
+))  # fmt: skip
+def test_any_valid_subset_is_accepted(body: dict[str, Any]) -> None:
+    """Hypothesis: every subset of valid values passes and keeps its keys."""
+    assert set(validate(body)) == set(body)
+
+
+_JUNK = st.one_of(
+    st.none(), st.booleans(), st.integers(), st.floats(), st.text(max_size=40),
+    st.lists(st.integers(), max_size=2),
+    st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
+)  # fmt: skip
+
+
+@given(st.sampled_from(list(SPECS)), _JUNK)
+def test_junk_is_rejected_or_valid_never_crashes(key: str, value: Any) -> None:
+    """Hypothesis: arbitrary values either validate or raise the field-specific error."""
+    try:
+        out = validate({key: value})
+    except WhatwattValidationError as err:
+        assert err.field == key  # noqa: PT017 - either outcome is legal, only the shape is checked
+    else:
+        assert set(out) == {key}
