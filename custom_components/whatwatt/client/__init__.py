@@ -1,1 +1,68 @@
-"""Async client for the whatwatt Go local API (no Home Assistant imports)."""
+"""Async client for the whatwatt Go local API (no Home Assistant imports).
+
+Typed, small, with its own exceptions and an injected ``aiohttp.ClientSession``::
+
+    client = WhatwattClient("192.168.1.20", session, password="secret")
+    info = await client.system()
+    async with contextlib.aclosing(client.live(stale_after=60)) as events:
+        async for event in events:
+            print(event.measurements.power_in)
+"""
+
+from __future__ import annotations
+
+from .auth import AuthScheme
+from .client import WhatwattClient
+from .exceptions import (
+    WhatwattAuthError,
+    WhatwattConnectionError,
+    WhatwattError,
+    WhatwattLicenceRequired,
+    WhatwattResponseError,
+    WhatwattStreamStale,
+    WhatwattStreamTakenOver,
+    WhatwattTimeoutError,
+    WhatwattValidationError,
+)
+from .meter_settings import MeterSettings
+from .models import LiveEvent, Measurements, Report, ReportMeter, ReportSystem, Scaler, Volume
+from .system_info import (
+    DeviceLicence,
+    DevicePlug,
+    LastReboot,
+    SystemDevice,
+    SystemEthernet,
+    SystemInfo,
+    SystemMeter,
+    SystemWifi,
+)
+
+__all__ = [
+    "AuthScheme",
+    "DeviceLicence",
+    "DevicePlug",
+    "LastReboot",
+    "LiveEvent",
+    "Measurements",
+    "MeterSettings",
+    "Report",
+    "ReportMeter",
+    "ReportSystem",
+    "Scaler",
+    "SystemDevice",
+    "SystemEthernet",
+    "SystemInfo",
+    "SystemMeter",
+    "SystemWifi",
+    "Volume",
+    "WhatwattAuthError",
+    "WhatwattClient",
+    "WhatwattConnectionError",
+    "WhatwattError",
+    "WhatwattLicenceRequired",
+    "WhatwattResponseError",
+    "WhatwattStreamStale",
+    "WhatwattStreamTakenOver",
+    "WhatwattTimeoutError",
+    "WhatwattValidationError",
+]

@@ -1,0 +1,352 @@
+"""Async client for the local REST API and the live stream of a whatwatt Go."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+import json
+import logging
+from typing import Any, Final
+
+import aiohttp
+from yarl import URL
+
+from .auth import AnyAuth, AuthScheme
+from .exceptions import (
+    WhatwattAuthError,
+    WhatwattConnectionError,
+    WhatwattLicenceRequired,
+    WhatwattResponseError,
+    WhatwattTimeoutError,
+    WhatwattValidationError,
+)
+from .meter_settings import SECRET_KEYS, MeterSettings, full_settings, validate
+from .models import LiveEvent, Report, Scaler
+from .sse import read_events
+from .system_info import SystemInfo
+
+_LOGGER = logging.getLogger(__name__)
+
+SYSTEM: Final = "/api/v1/system"
+METER_SETTINGS: Final = "/api/v1/meter/settings"
+SETTINGS: Final = "/api/v1/settings"
+REPORT: Final = "/api/v1/report"
+REBOOT: Final = "/api/v1/reboot"
+SCALERS_CURRENT: Final = "/api/v1/meter/scalers/current"
+SCALERS_CUSTOM: Final = "/api/v1/meter/scalers/custom"
+LIVE: Final = "/api/v1/live"
+_LICENSED: Final = frozenset({REPORT})
+"""Routes that answer 404 on a FREE licence (only the ones this client uses)."""
+_STREAM_TIMEOUT: Final = aiohttp.ClientTimeout(total=None, sock_read=None)
+_MAX_ERROR_TEXT: Final = 200
+
+
+def _scrub(text: str, secrets: Iterable[str]) -> str:
+    """Blank out every secret that the device might echo back."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    return text
+
+
+class WhatwattClient:
+    """One whatwatt Go device.
+
+    The aiohttp session is injected and never closed here.  Requests go out one at a time (a
+    lock): the Digest nonce count is shared and the device is a small microcontroller.
+    """
+
+    def __init__(
+        self,
+        host: str,
+        session: aiohttp.ClientSession,
+        password: str | None = None,
+        port: int = 80,
+        request_timeout: float = 10.0,
+    ) -> None:
+        """Talk to ``host``; ``password`` is the Web UI password (``None``: not protected)."""
+        self.host = host
+        self.port = port
+        self.request_timeout = request_timeout
+        self._session = session
+        self._base = URL.build(scheme="http", host=host, port=port)
+        self._name = host if port == 80 else f"{host}:{port}"
+        self._lock = asyncio.Lock()
+        self._password = password or None
+        self._auth = AnyAuth(self._password)
+
+    def __repr__(self) -> str:
+        """Name the device, never the password."""
+        return f"WhatwattClient({self._name!r})"
+
+    @property
+    def auth_scheme(self) -> AuthScheme | None:
+        """``digest`` or ``basic`` once the device has asked for credentials, else ``None``."""
+        return self._auth.scheme
+
+    # --- endpoints -------------------------------------------------------------------------
+
+    async def system(self) -> SystemInfo:
+        """Read ``/api/v1/system``: identity, firmware, licence, meter link, network."""
+        return SystemInfo.from_dict(await self._get_object(SYSTEM))
+
+    async def meter_settings(self) -> MeterSettings:
+        """Read the meter communication settings (the DLMS keys are never returned)."""
+        return MeterSettings.from_dict(await self._get_object(METER_SETTINGS))
+
+    async def update_meter_settings(self, **changed: Any) -> MeterSettings:
+        """Change only the given meter settings (PUT), then return them as read back.
+
+        Raises WhatwattValidationError, before sending anything, for an unknown field or a bad
+        value.  Nothing given: nothing is sent, the current settings are returned.
+        """
+        body = validate(changed)
+        if body:
+            await self._request("PUT", METER_SETTINGS, body, _key_values(body))
+        return await self.meter_settings()
+
+    async def replace_meter_settings(self, values: Mapping[str, Any]) -> MeterSettings:
+        """Replace all meter settings (POST; missing fields get their defaults), read back."""
+        body = full_settings(values)
+        await self._request("POST", METER_SETTINGS, body, _key_values(body))
+        return await self.meter_settings()
+
+    async def settings(self) -> dict[str, Any]:
+        """Read the general settings (``/api/v1/settings``); the password is never included."""
+        return _without_password(await self._get_object(SETTINGS))
+
+    async def update_settings(self, changes: Mapping[str, Any]) -> dict[str, Any]:
+        """Change only the given general settings (PUT, nested by section), then read back.
+
+        ``changes`` nests like the device's object, e.g. ``{"services": {"broadcast": False}}``.
+        A new ``system.password`` is used for the requests that follow.
+        """
+        body = _settings_body(changes)
+        system = body.get("system")
+        new_password = system.get("password") if isinstance(system, Mapping) else None
+        secrets = (new_password,) if isinstance(new_password, str) else ()
+        await self._request("PUT", SETTINGS, body, secrets)
+        if isinstance(new_password, str):
+            self._password = new_password or None
+            self._auth = AnyAuth(self._password)
+        return await self.settings()
+
+    async def report(self) -> Report:
+        """Read the latest meter report; WhatwattLicenceRequired on a FREE licence."""
+        return Report.from_dict(await self._get_object(REPORT))
+
+    async def reboot(self) -> None:
+        """Reboot the device (it is offline for 30 to 60 s afterwards)."""
+        await self._request("POST", REBOOT)
+
+    async def scalers_current(self) -> list[Scaler]:
+        """Read the scalers in use (DLMS meters; empty otherwise)."""
+        return Scaler.list_from(await self._request("GET", SCALERS_CURRENT))
+
+    async def scalers_custom(self) -> list[Scaler]:
+        """Read the user-defined scalers (applied when ``scalers_set`` is ``custom``)."""
+        return Scaler.list_from(await self._request("GET", SCALERS_CUSTOM))
+
+    async def set_scalers_custom(self, scalers: Iterable[Scaler]) -> list[Scaler]:
+        """Replace the user-defined scalers (POST), then return them as read back."""
+        body = [_checked_scaler(scaler) for scaler in scalers]
+        await self._request("POST", SCALERS_CUSTOM, body)
+        return await self.scalers_custom()
+
+    async def live(self, stale_after: float | None = None) -> AsyncIterator[LiveEvent]:
+        """Yield the ``live`` events of the SSE stream until it fails.
+
+        The device serves one stream at a time.  Raises WhatwattStreamTakenOver when it closes
+        the stream before the first event (another client holds it: back off),
+        WhatwattConnectionError when an established stream ends (reconnect), and
+        WhatwattStreamStale after ``stale_after`` seconds without an event.  Close the
+        iterator (``contextlib.aclosing``) to end the stream.
+        """
+        response = await self._open_stream()
+        try:
+            async for event in read_events(
+                response.content, stale_after=stale_after, name=self._name
+            ):
+                if event.event == "live":
+                    yield LiveEvent.from_dict(self._decode_event(event.data))
+        finally:
+            response.close()
+
+    # --- transport -------------------------------------------------------------------------
+
+    @contextmanager
+    def _errors(self, method: str, path: str, secrets: Iterable[str] = ()) -> Iterator[None]:
+        """Turn transport failures into the client's exceptions."""
+        try:
+            yield
+        except TimeoutError as err:
+            raise WhatwattTimeoutError(
+                f"{self._name} did not answer {method} {path} within {self.request_timeout:g} s"
+            ) from err
+        except aiohttp.ClientError as err:
+            detail = _scrub(str(err), (self._password or "", *secrets))
+            raise WhatwattConnectionError(
+                f"Cannot talk to {self._name} ({method} {path}): {type(err).__name__} {detail}"
+            ) from err
+
+    def _send(self, method: str, path: str, **kwargs: Any) -> Any:
+        """Start a request through the auth middleware (per request: the session is shared).
+
+        Redirects are never followed (the device does not redirect), so the session's own
+        middlewares, which a per-request list replaces, have nothing to guard.
+        """
+        return self._session.request(
+            method,
+            self._base.with_path(path),
+            middlewares=(self._auth,),
+            allow_redirects=False,
+            **kwargs,
+        )
+
+    async def _request(
+        self, method: str, path: str, body: Any = None, secrets: Iterable[str] = ()
+    ) -> Any:
+        """Send one request; return the JSON answer (``None`` when there is no body)."""
+        secrets = tuple(secrets)
+        headers = {"Accept": "application/json"}
+        data = None
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+            data = json.dumps(body, separators=(",", ":")).encode()
+        async with self._lock:
+            with self._errors(method, path, secrets):
+                async with asyncio.timeout(self.request_timeout):
+                    async with self._send(method, path, data=data, headers=headers) as response:
+                        status, payload = response.status, await response.read()
+        _LOGGER.debug("%s %s %s -> %s", self._name, method, path, status)
+        if not 200 <= status < 300:
+            self._raise_for_status(method, path, status, payload, secrets)
+        if method != "GET" or not payload.strip():
+            return None
+        try:
+            return json.loads(payload)
+        except ValueError:
+            raise WhatwattResponseError(
+                f"{self._name} sent malformed JSON for {method} {path}", status=status
+            ) from None
+
+    async def _get_object(self, path: str) -> dict[str, Any]:
+        """GET a JSON object."""
+        data = await self._request("GET", path)
+        if not isinstance(data, dict):
+            raise WhatwattResponseError(
+                f"{self._name} sent {type(data).__name__} instead of an object for {path}"
+            )
+        return data
+
+    def _raise_for_status(
+        self, method: str, path: str, status: int, payload: bytes, secrets: tuple[str, ...]
+    ) -> None:
+        """Raise the error that fits an error answer, keeping the device's own words."""
+        if status == 401:
+            if self._password is None:
+                raise WhatwattAuthError(f"{self._name} requires a password")
+            raise WhatwattAuthError(f"{self._name} rejected the password")
+        scrub = (self._password or "", *secrets)
+        error, message = _error_body(payload)
+        error = None if error is None else _scrub(error, scrub)
+        message = None if message is None else _scrub(message, scrub)[:_MAX_ERROR_TEXT]
+        cls = WhatwattLicenceRequired if status == 404 and path in _LICENSED else None
+        what = "needs a PLUS or PRO licence" if cls else f"answered {status}"
+        said = message or error
+        raise (cls or WhatwattResponseError)(
+            f"{self._name} {what} for {method} {path}" + (f": {said}" if said else ""),
+            status=status,
+            error=error,
+            device_message=message,
+        )
+
+    async def _open_stream(self) -> aiohttp.ClientResponse:
+        """Connect to the live stream; the lock is held only until the answer's headers."""
+        headers = {"Accept": "text/event-stream", "Cache-Control": "no-cache"}
+        async with self._lock:
+            with self._errors("GET", LIVE):
+                async with asyncio.timeout(self.request_timeout):
+                    response: aiohttp.ClientResponse = await self._send(
+                        "GET", LIVE, headers=headers, timeout=_STREAM_TIMEOUT
+                    )
+                    if response.status == 200:
+                        return response
+                    try:
+                        payload = await response.read()
+                    finally:
+                        response.release()
+        _LOGGER.debug("%s GET %s -> %s", self._name, LIVE, response.status)
+        self._raise_for_status("GET", LIVE, response.status, payload, ())
+        raise AssertionError  # pragma: no cover - _raise_for_status always raises
+
+    def _decode_event(self, data: str) -> dict[str, Any]:
+        """Parse the JSON object of a live event."""
+        try:
+            value = json.loads(data)
+        except ValueError:
+            value = None
+        if not isinstance(value, dict):
+            raise WhatwattResponseError(f"{self._name} sent a malformed live event")
+        return value
+
+
+def _key_values(body: Mapping[str, Any]) -> tuple[str, ...]:
+    """The DLMS keys in a meter-settings body (to keep them out of error messages)."""
+    return tuple(value for key in SECRET_KEYS if isinstance(value := body.get(key), str))
+
+
+def _without_password(settings: dict[str, Any]) -> dict[str, Any]:
+    """Drop ``system.password`` should a firmware ever return it."""
+    system = settings.get("system")
+    if isinstance(system, dict) and "password" in system:
+        settings = {**settings, "system": {k: v for k, v in system.items() if k != "password"}}
+    return settings
+
+
+def _settings_body(changes: Mapping[str, Any]) -> dict[str, Any]:
+    """Check the shape of a general-settings change: sections of JSON values."""
+    body: dict[str, Any] = {}
+    for section, values in changes.items():
+        if not isinstance(section, str) or not isinstance(values, Mapping):
+            raise WhatwattValidationError(str(section), "invalid_type", "an object of settings")
+        try:
+            json.dumps(dict(values))
+        except TypeError, ValueError:
+            raise WhatwattValidationError(section, "invalid_type", "JSON values") from None
+        body[section] = dict(values)
+    return body
+
+
+_OBIS_LIMITS: Final = (254, 254, 255)
+_SCALER_RANGE: Final = range(-6, 7)
+
+
+def _checked_scaler(scaler: Scaler) -> dict[str, Any]:
+    """Validate one custom scaler the way the device does."""
+    parts = scaler.obis.split(".") if isinstance(scaler.obis, str) else []
+    if len(parts) != 3 or not all(part.isascii() and part.isdigit() for part in parts):
+        raise WhatwattValidationError("obis", "invalid_type", "C.D.E, e.g. 1.8.0")
+    if any(int(part) > limit for part, limit in zip(parts, _OBIS_LIMITS, strict=True)):
+        raise WhatwattValidationError("obis", "out_of_range", "0..254.0..254.0..255")
+    value = scaler.scaler
+    if isinstance(value, bool) or not isinstance(value, int) or value not in _SCALER_RANGE:
+        raise WhatwattValidationError("scaler", "out_of_range", "-6..6")
+    return scaler.as_dict()
+
+
+def _error_body(payload: bytes) -> tuple[str | None, str | None]:
+    """Read ``{"error": ..., "message": ...}``, or take a text body as the message."""
+    text = payload.decode("utf-8", "replace").strip()
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return None, text or None
+    if not isinstance(data, dict):
+        return None, text or None
+    error, message = data.get("error"), data.get("message")
+    return (
+        error if isinstance(error, str) else None,
+        message if isinstance(message, str) else None,
+    )
