@@ -43,8 +43,8 @@ def integer(value: Any) -> int | None:
 
 
 def string(value: Any) -> str | None:
-    """Read a JSON string."""
-    return value if isinstance(value, str) else None
+    """Read a JSON string; the device sends ``""`` for "not known", which becomes ``None``."""
+    return value if isinstance(value, str) and value else None
 
 
 def boolean(value: Any) -> bool | None:
