@@ -1,0 +1,104 @@
+"""Admin endpoints under ``/_emulator/`` (only with ``admin=True`` / ``--admin``).
+
+They drive faults and read the request log from outside the process (dev loop, benchmarks).
+They bypass faults, auth and the request log.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from .routes import error_response, json_response
+
+if TYPE_CHECKING:
+    from .emulator import Emulator
+
+_COUNTED = {
+    "fail_next": ("status", "count"),
+    "malformed_json_next": ("count",),
+    "malformed_event_next": ("count",),
+    "reset_next": ("count",),
+    "drop_stream_after": ("events",),
+    "reboot_during_next_put": ("applied",),
+    "expire_nonces": (),
+    "clear": (),
+}
+
+
+def add_admin_routes(app: web.Application, emu: Emulator) -> None:
+    """Register the admin endpoints on ``app``."""
+
+    async def body(request: web.Request) -> dict[str, Any]:
+        raw = await request.read()
+        data = json.loads(raw) if raw else {}
+        if not isinstance(data, dict):
+            raise web.HTTPBadRequest
+        return data
+
+    async def get_log(request: web.Request) -> web.StreamResponse:
+        return json_response([entry.as_dict() for entry in emu.log])
+
+    async def clear_log(request: web.Request) -> web.StreamResponse:
+        emu.log.clear()
+        return web.Response(status=204)
+
+    async def get_state(request: web.Request) -> web.StreamResponse:
+        return json_response(
+            {
+                "online": emu.online,
+                "boot_id": emu.boot_id,
+                "meter_status": emu.meter_status(),
+                "meter_settings": emu.meter_settings,
+                "live_connections": emu.live_connections,
+                "faults": emu.faults.state(),
+                "mdns_interfaces": emu.mdns.interfaces() if emu.mdns else [],
+            }
+        )
+
+    async def fault(request: web.Request) -> web.StreamResponse:
+        name = request.match_info["name"]
+        try:
+            data = await body(request)
+            if name == "latency":
+                emu.faults.latency = float(data["seconds"])
+            elif name in _COUNTED:
+                kwargs = {k: data[k] for k in _COUNTED[name] if k in data}
+                getattr(emu.faults, name)(**kwargs)
+            else:
+                return error_response(404)
+        except (ValueError, TypeError, KeyError, web.HTTPBadRequest) as err:
+            return error_response(400, "invalid_fault", str(err) or "invalid body")
+        return json_response(emu.faults.state())
+
+    async def password(request: web.Request) -> web.StreamResponse:
+        data = await body(request)
+        emu.set_password(data.get("password"))
+        return web.Response(status=204)
+
+    async def meter_status(request: web.Request) -> web.StreamResponse:
+        data = await body(request)
+        try:
+            emu.set_meter_status(data.get("status"))
+        except ValueError as err:
+            return error_response(400, "invalid_status", str(err))
+        return web.Response(status=204)
+
+    async def push_report(request: web.Request) -> web.StreamResponse:
+        return json_response(await emu.push_report())
+
+    async def reboot(request: web.Request) -> web.StreamResponse:
+        emu.schedule_reboot()
+        return web.Response(status=204)
+
+    router = app.router
+    router.add_get("/_emulator/log", get_log)
+    router.add_delete("/_emulator/log", clear_log)
+    router.add_get("/_emulator/state", get_state)
+    router.add_post("/_emulator/faults/{name}", fault)
+    router.add_post("/_emulator/password", password)
+    router.add_post("/_emulator/meter_status", meter_status)
+    router.add_post("/_emulator/push_report", push_report)
+    router.add_post("/_emulator/reboot", reboot)

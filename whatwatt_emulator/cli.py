@@ -1,0 +1,104 @@
+"""Command line: run an emulated whatwatt Go."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+
+from .config import LICENCES, METERS, EmulatorConfig
+from .emulator import Emulator
+
+
+def parser() -> argparse.ArgumentParser:
+    """Return the argument parser."""
+    p = argparse.ArgumentParser(
+        prog="python -m whatwatt_emulator",
+        description="Emulate a whatwatt Go smart-meter gateway (HTTP API, SSE, mDNS).",
+    )
+    p.add_argument("--host", default="127.0.0.1", help="address to serve on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8080, help="port (0 = any free port)")
+    p.add_argument("--password", default=None, help="Web UI password (turns protection on)")
+    p.add_argument("--device-id", default="A842E39F8124", help="12 hex digits")
+    p.add_argument("--licence", "--license", type=str.upper, choices=LICENCES, default="FREE")
+    p.add_argument("--firmware", default="1.10.0", help="< 1.10 answers Basic instead of Digest")
+    p.add_argument("--meter", choices=METERS, default="dsmr")
+    p.add_argument("--report-interval", type=float, default=1.0, help="meter report period (s)")
+    p.add_argument("--reboot-downtime", type=float, default=2.0, help="offline time of a reboot")
+    p.add_argument("--nonce-lifetime", type=float, default=300.0, help="Digest nonce lifetime")
+    p.add_argument("--realm", default=None, help="Digest realm (default whatwatt-XXXXXX.local)")
+    p.add_argument("--meter-key", default=None, help="DLMS key the simulated meter uses")
+    p.add_argument("--qop", default="auth,auth-int", help="Digest qop offered")
+    p.add_argument("--latency", type=float, default=0.0, help="fault: seconds added to answers")
+    p.add_argument("--mdns", action="store_true", help="announce over mDNS on --host only")
+    p.add_argument("--admin", action="store_true", help="enable /_emulator/ admin endpoints")
+    p.add_argument("-v", "--verbose", action="store_true", help="log every request (no bodies)")
+    return p
+
+
+def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
+    """Build the config from parsed arguments."""
+    extra = {"meter_key": args.meter_key} if args.meter_key else {}
+    return EmulatorConfig(
+        device_id=args.device_id,
+        password=args.password,
+        firmware=args.firmware,
+        licence=args.licence,
+        meter=args.meter,
+        report_interval=args.report_interval,
+        reboot_downtime=args.reboot_downtime,
+        nonce_lifetime=args.nonce_lifetime,
+        realm=args.realm,
+        admin=args.admin,
+        mdns=args.mdns,
+        digest_qop=args.qop,
+        **extra,
+    )
+
+
+async def run(config: EmulatorConfig, host: str, port: int, latency: float = 0.0) -> None:
+    """Serve until SIGINT/SIGTERM."""
+    emu = Emulator(config)
+    emu.faults.latency = latency
+    await emu.start(host=host, port=port)
+    auth = ("digest" if config.uses_digest else "basic") if config.password else "none"
+    print(
+        f"whatwatt emulator {config.device_id} ({config.meter}, {config.licence}, "
+        f"FW {config.firmware}, auth {auth}) at {emu.url}",
+        flush=True,
+    )
+    if emu.mdns is not None:
+        print(f"mdns announced on interfaces: {','.join(emu.mdns.interfaces())}", flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        await emu.stop()
+        print("stopped", flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; return the exit code."""
+    args = parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        config = config_from_args(args)
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    with contextlib.suppress(KeyboardInterrupt):
+        try:
+            asyncio.run(run(config, args.host, args.port, args.latency))
+        except (OSError, ValueError) as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 1
+    return 0

@@ -1,0 +1,378 @@
+"""The emulated whatwatt Go: state, lifecycle (start, stop, reboot) and the Python API."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import secrets
+import time
+from typing import Any, Final
+
+from aiohttp import web
+
+from . import general_settings, meter_schema, scalers
+from .admin import add_admin_routes
+from .auth import Authenticator
+from .config import EmulatorConfig
+from .faults import Faults
+from .live import LiveStream
+from .log import LoggedRequest, RequestLog
+from .mdns import MdnsAnnouncer
+from .meter import MeterSimulator, Reading, Views
+from .profiles import PROFILES
+from .routes import build_app
+
+_LOGGER: Final = logging.getLogger(__name__)
+METER_STATUSES: Final = (
+    "NOT CONNECTED",
+    "NO DATA",
+    "RECOGNITION",
+    "OK",
+    "ENCRYPTION KEY",
+    "KEY REQUIRED",
+    "NOT RECOGNIZED",
+)
+
+
+class Emulator:
+    """One emulated device on a loopback (or netns) address.
+
+    Configuration (general and meter settings, custom scalers) lives here, outside the HTTP
+    server, so it survives a reboot the way the device's flash does.
+    """
+
+    def __init__(self, config: EmulatorConfig | None = None) -> None:
+        """Prepare the device in its factory state plus the configured password."""
+        self.config = cfg = config or EmulatorConfig()
+        self.profile = PROFILES[cfg.meter]
+        self.faults = Faults()
+        self.log = RequestLog(cfg.log_limit)
+        self.auth = Authenticator(
+            digest=cfg.uses_digest, nonce_lifetime=cfg.nonce_lifetime, qop=cfg.digest_qop
+        )
+        seed = cfg.seed if cfg.seed is not None else int(cfg.device_id, 16)
+        self.meter = MeterSimulator(self.profile, seed=seed)
+        self.views = Views(self.profile)
+        self.host = "127.0.0.1"
+        self.port = 0
+        self.live_connections = 0
+        self.stream: LiveStream | None = None
+        self.forced_meter_status: str | None = None
+        self.settings: dict[str, Any] = {}
+        self._meter_settings: dict[str, Any] = {}
+        self.custom_scalers: list[dict[str, Any]] = []
+        self._factory_reset()
+        if cfg.password:
+            self.settings["system"]["password"] = cfg.password
+            self.settings["system"]["protection"] = True
+        self.boot_id = ""
+        self.boot_mono = self.boot_wall = 0.0
+        self._new_boot()
+        self._runner: web.AppRunner | None = None
+        self._online = asyncio.Event()
+        self._reboot_task: asyncio.Task[None] | None = None
+        self._mdns: MdnsAnnouncer | None = None
+        self._reading: Reading | None = None
+        self._reading_id = 0
+        self._due: float | None = None
+
+    # ----- state -------------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        """Return the base URL, e.g. ``http://127.0.0.1:41234``."""
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def online(self) -> bool:
+        """Return True while the device answers (False before start, while rebooting)."""
+        return self._runner is not None
+
+    @property
+    def meter_settings(self) -> dict[str, Any]:
+        """Return a copy of the stored meter settings, keys included (for assertions)."""
+        return dict(self._meter_settings)
+
+    @property
+    def password(self) -> str | None:
+        """Return the password auth currently enforces (None when unprotected)."""
+        system = self.settings["system"]
+        return system["password"] if system["protection"] and system["password"] else None
+
+    @property
+    def host_name(self) -> str:
+        """Return ``system.host_name`` (factory default ``whatwatt_XXXXXX``)."""
+        return str(self.settings["system"]["host_name"])
+
+    @property
+    def realm(self) -> str:
+        """Return the Digest realm: configured, or the host name as ``whatwatt-XXXXXX.local``."""
+        if self.config.realm:
+            return self.config.realm
+        name = self.host_name or f"whatwatt_{self.config.suffix}"
+        return f"{name.replace('_', '-')}.local"
+
+    def requests(self, method: str | None = None, path: str | None = None) -> list[LoggedRequest]:
+        """Return the logged requests, filtered by method and/or path."""
+        return [
+            entry
+            for entry in self.log
+            if (method is None or entry.method == method.upper())
+            and (path is None or entry.path == path)
+        ]
+
+    def set_password(self, password: str | None) -> None:
+        """Change the Web UI password on the device (None or "" turns protection off)."""
+        system = self.settings["system"]
+        system["password"] = password or ""
+        system["protection"] = bool(password)
+
+    def set_meter_status(self, status: str | None) -> None:
+        """Force ``meter.status`` (None goes back to what the settings give)."""
+        if status is not None and status not in METER_STATUSES:
+            raise ValueError(f"meter status must be one of {', '.join(METER_STATUSES)}")
+        self.forced_meter_status = status
+        if self.stream is not None:
+            self.stream.wake()
+
+    def meter_status(self) -> str:
+        """Return the meter link status that follows from the settings (or a forced one)."""
+        if self.forced_meter_status is not None:
+            return self.forced_meter_status
+        ms = self._meter_settings
+        profile = self.profile
+        if ms["if_type"] not in profile.if_types:
+            return "NOT CONNECTED"
+        if not ms["auto_baudrate"] and ms["baudrate"] != profile.baudrate:
+            return "NO DATA"
+        if ms["protocol"] not in profile.protocols:
+            return "NOT RECOGNIZED"
+        if profile.dlms and ms["encryption"]:
+            if not ms["encryption_key"]:
+                return "KEY REQUIRED"
+            if ms["encryption_key"] != self.config.meter_key:
+                return "ENCRYPTION KEY"
+        if profile.dlms and self.config.meter_auth_key is not None:
+            if not ms["authentication_key"]:
+                return "KEY REQUIRED"
+            if ms["authentication_key"] != self.config.meter_auth_key:
+                return "ENCRYPTION KEY"
+        return "OK"
+
+    def store_meter_settings(self, values: dict[str, Any]) -> None:
+        """Replace the stored meter settings and recompute what they change."""
+        self._meter_settings = values
+        self.refresh_factors()
+
+    def refresh_factors(self) -> None:
+        """Recompute conv_factor and scaler multipliers after a settings change."""
+        ms = self._meter_settings
+        self.views.conv_factor = ms["conv_factor"]
+        self.views.factors = scalers.factors(
+            self.profile, ms["scalers_set"], self.custom_scalers, float(ms["conv_factor"])
+        )
+        if self.stream is not None:
+            self.stream.wake()
+
+    def uptime(self) -> float:
+        """Return seconds since the last boot."""
+        return time.monotonic() - self.boot_mono
+
+    def _new_boot(self) -> None:
+        self.boot_id = secrets.token_hex(4).upper()
+        self.boot_mono = time.monotonic()
+        self.boot_wall = time.time()
+        self.auth.reset()
+        self._reading = None
+        self._reading_id = 0
+        self._due = None
+
+    def _factory_reset(self) -> None:
+        self.settings = general_settings.default_settings(f"whatwatt_{self.config.suffix}")
+        self.custom_scalers = []
+        self.store_meter_settings(meter_schema.defaults())
+
+    # ----- meter readings ------------------------------------------------------------------
+
+    def reading(self, *, force: bool = False) -> Reading | None:
+        """Return the latest reading, taking a new one when one is due (None unless OK)."""
+        if self.meter_status() != "OK":
+            self._due = None
+            return None
+        now = time.monotonic()
+        interval = self.config.report_interval
+        if force or self._reading is None or self._due is None or now >= self._due:
+            steps = 1
+            if not force and self._reading is not None and self._due is not None:
+                steps += int((now - self._due) // interval)
+            self._reading_id += steps
+            jitter = 1.0 + self.meter._rng.uniform(-0.003, 0.003)  # noqa: SLF001
+            self._reading = self.meter.sample(now, time.time(), self._reading_id, interval * jitter)
+            due = now + interval if force or self._due is None else self._due + steps * interval
+            self._due = due if due > now else now + interval
+        return self._reading
+
+    @property
+    def last_report_id(self) -> int:
+        """Return the id of the latest meter report since boot (0 before the first)."""
+        return self._reading_id
+
+    def next_due(self) -> float:
+        """Return seconds until the meter's next report (an interval if none is scheduled)."""
+        if self._due is None:
+            return self.config.report_interval
+        return self._due - time.monotonic()
+
+    async def send_reading(self, stream: LiveStream, reading: Reading) -> None:
+        """Send a reading to the live stream once, honouring the stream faults."""
+        if reading.id == stream.last_id:
+            return
+        stream.last_id = reading.id
+        payload = self.views.event(reading, self.uptime())
+        if self.faults.take("malformed_event_count"):
+            payload = payload[: len(payload) // 2].replace(b"\n", b"") + b"\n\n"
+        if not await stream.write(payload):
+            return
+        stream.sent += 1
+        drop = self.faults.drop_after_events
+        if drop is not None:
+            self.faults.drop_after_events = drop - 1
+            if drop <= 1:
+                self.faults.drop_after_events = None
+                stream.cut_off()
+
+    async def push_report(self) -> dict[str, Any] | None:
+        """Take a reading now and send it to the live client; return the event data.
+
+        Returns None (and sends nothing) when the meter status is not OK.
+        """
+        reading = self.reading(force=True)
+        if reading is None:
+            return None
+        if self.stream is not None:
+            await self.send_reading(self.stream, reading)
+        event = self.views.event(reading, self.uptime())
+        data: dict[str, Any] = json.loads(event.split(b"data: ", 1)[1])
+        return data
+
+    def attach_stream(self, stream: LiveStream) -> None:
+        """Make ``stream`` the live client; the previous one ends at once (single client)."""
+        previous, self.stream = self.stream, stream
+        self.live_connections += 1
+        if previous is not None:
+            previous.close()
+
+    def detach_stream(self, stream: LiveStream) -> None:
+        """Forget ``stream`` if it is still the live client."""
+        if self.stream is stream:
+            self.stream = None
+
+    # ----- lifecycle -----------------------------------------------------------------------
+
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        """Start answering on ``host:port`` (port 0 picks a free one); announce if mdns."""
+        if self._runner is not None:
+            raise RuntimeError("the emulator is already running")
+        self.host = host
+        await self._serve(port)
+        if self.config.mdns:
+            self._mdns = MdnsAnnouncer(host=host, port=self.port, device_id=self.config.device_id)
+            await self._mdns.start()
+            await self.sync_broadcast()
+
+    async def _serve(self, port: int) -> None:
+        app = build_app(self)
+        if self.config.admin:
+            add_admin_routes(app, self)
+        runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=0.5)
+        await runner.setup()
+        site = web.TCPSite(runner, self.host, port, reuse_address=True)
+        try:
+            await site.start()
+        except OSError:
+            await runner.cleanup()
+            raise
+        self.port = runner.addresses[0][1]
+        self._runner = runner
+        self._online.set()
+        _LOGGER.debug("whatwatt emulator %s up at %s", self.config.device_id, self.url)
+
+    async def _go_offline(self) -> None:
+        runner, self._runner = self._runner, None
+        self._online.clear()
+        if runner is None:
+            return
+        if self.stream is not None:
+            self.stream.cut_off()
+        await runner.cleanup()
+
+    async def stop(self) -> None:
+        """Stop answering, stop announcing and end every task."""
+        task, self._reboot_task = self._reboot_task, None
+        if task is not None and not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if self._mdns is not None:
+            await self._mdns.stop()
+            self._mdns = None
+        if self.stream is not None:
+            self.stream.close()
+        await self._go_offline()
+
+    async def reboot(self, *, wait: bool = False) -> None:
+        """Reboot as ``POST /api/v1/reboot`` does: offline for reboot_downtime, then back.
+
+        Returns once the device is offline (``wait=True``: once it is back).
+        """
+        self.schedule_reboot(delay=0.0)
+        task = self._reboot_task
+        assert task is not None
+        if wait:
+            await asyncio.shield(task)
+        else:
+            while self._runner is not None and not task.done():
+                await asyncio.sleep(0.005)
+
+    async def wait_online(self, timeout: float = 10.0) -> None:
+        """Wait until the device answers again (after a reboot)."""
+        async with asyncio.timeout(timeout):
+            await self._online.wait()
+
+    def schedule_reboot(self, *, delay: float = 0.05, factory_reset: bool = False) -> None:
+        """Reboot in the background after ``delay`` (lets a 204 reach the client first)."""
+        if self._reboot_task is not None and not self._reboot_task.done():
+            return
+        self._reboot_task = asyncio.get_running_loop().create_task(
+            self._reboot_cycle(delay, factory_reset), name="whatwatt-emulator-reboot"
+        )
+
+    async def _reboot_cycle(self, delay: float, factory_reset: bool) -> None:
+        if delay:
+            await asyncio.sleep(delay)
+        port = self.port
+        await self._go_offline()
+        if factory_reset:
+            self._factory_reset()
+        await asyncio.sleep(self.config.reboot_downtime)
+        self._new_boot()
+        for attempt in range(50):
+            try:
+                await self._serve(port)
+                break
+            except OSError:  # pragma: no cover - the port was taken meanwhile
+                _LOGGER.warning("emulator port %s busy after reboot (try %s)", port, attempt)
+                await asyncio.sleep(0.1)
+        await self.sync_broadcast()
+
+    async def sync_broadcast(self) -> None:
+        """Announce over mDNS only while ``services.broadcast`` is on."""
+        if self._mdns is not None:
+            await self._mdns.want(bool(self.settings["services"]["broadcast"]))
+
+    @property
+    def mdns(self) -> MdnsAnnouncer | None:
+        """Return the mDNS announcer (None without ``mdns``)."""
+        return self._mdns
