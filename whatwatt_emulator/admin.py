@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from .routes import error_response, json_response
+from .responses import error_response, json_response
 
 if TYPE_CHECKING:
     from .emulator import Emulator

@@ -110,11 +110,14 @@ class Authenticator:
             return AuthResult(scheme, ok=False)
         if not self.digest:
             return AuthResult("digest", ok=False)
-        return self._check_digest(parse_params(rest), password, realm, method, uri, body)
+        return self._check_digest(
+            parse_params(rest), password=password, realm=realm, method=method, uri=uri, body=body
+        )
 
     def _check_digest(
         self,
         params: dict[str, str],
+        *,
         password: str,
         realm: str,
         method: str,

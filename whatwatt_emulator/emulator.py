@@ -72,6 +72,7 @@ class Emulator:
         self._new_boot()
         self._runner: web.AppRunner | None = None
         self._online = asyncio.Event()
+        self._offline = asyncio.Event()
         self._reboot_task: asyncio.Task[None] | None = None
         self._mdns: MdnsAnnouncer | None = None
         self._reading: Reading | None = None
@@ -143,23 +144,21 @@ class Emulator:
             return self.forced_meter_status
         ms = self._meter_settings
         profile = self.profile
-        if ms["if_type"] not in profile.if_types:
-            return "NOT CONNECTED"
-        if not ms["auto_baudrate"] and ms["baudrate"] != profile.baudrate:
-            return "NO DATA"
-        if ms["protocol"] not in profile.protocols:
-            return "NOT RECOGNIZED"
-        if profile.dlms and ms["encryption"]:
-            if not ms["encryption_key"]:
-                return "KEY REQUIRED"
-            if ms["encryption_key"] != self.config.meter_key:
-                return "ENCRYPTION KEY"
-        if profile.dlms and self.config.meter_auth_key is not None:
-            if not ms["authentication_key"]:
-                return "KEY REQUIRED"
-            if ms["authentication_key"] != self.config.meter_auth_key:
-                return "ENCRYPTION KEY"
-        return "OK"
+        checks: list[tuple[bool, str]] = [
+            (ms["if_type"] not in profile.if_types, "NOT CONNECTED"),
+            (not ms["auto_baudrate"] and ms["baudrate"] != profile.baudrate, "NO DATA"),
+            (ms["protocol"] not in profile.protocols, "NOT RECOGNIZED"),
+        ]
+        if profile.dlms:
+            # (does the meter need this key, what the gateway has, what the meter uses)
+            for needed, given, real in (
+                (ms["encryption"], ms["encryption_key"], self.config.meter_key),
+                (self.config.meter_auth_key is not None, ms["authentication_key"],
+                 self.config.meter_auth_key),
+            ):  # fmt: skip
+                checks.append((bool(needed) and not given, "KEY REQUIRED"))
+                checks.append((bool(needed) and bool(given) and given != real, "ENCRYPTION KEY"))
+        return next((status for failed, status in checks if failed), "OK")
 
     def store_meter_settings(self, values: dict[str, Any]) -> None:
         """Replace the stored meter settings and recompute what they change."""
@@ -208,7 +207,7 @@ class Emulator:
             if not force and self._reading is not None and self._due is not None:
                 steps += int((now - self._due) // interval)
             self._reading_id += steps
-            jitter = 1.0 + self.meter._rng.uniform(-0.003, 0.003)  # noqa: SLF001
+            jitter = 1.0 + self.meter._rng.uniform(-0.003, 0.003)
             self._reading = self.meter.sample(now, time.time(), self._reading_id, interval * jitter)
             due = now + interval if force or self._due is None else self._due + steps * interval
             self._due = due if due > now else now + interval
@@ -297,11 +296,13 @@ class Emulator:
         self.port = runner.addresses[0][1]
         self._runner = runner
         self._online.set()
+        self._offline.clear()
         _LOGGER.debug("whatwatt emulator %s up at %s", self.config.device_id, self.url)
 
     async def _go_offline(self) -> None:
         runner, self._runner = self._runner, None
         self._online.clear()
+        self._offline.set()
         if runner is None:
             return
         if self.stream is not None:
@@ -333,13 +334,11 @@ class Emulator:
         if wait:
             await asyncio.shield(task)
         else:
-            while self._runner is not None and not task.done():
-                await asyncio.sleep(0.005)
+            await self._offline.wait()
 
-    async def wait_online(self, timeout: float = 10.0) -> None:
-        """Wait until the device answers again (after a reboot)."""
-        async with asyncio.timeout(timeout):
-            await self._online.wait()
+    async def wait_online(self) -> None:
+        """Wait until the device answers again (wrap it in ``asyncio.timeout``)."""
+        await self._online.wait()
 
     def schedule_reboot(self, *, delay: float = 0.05, factory_reset: bool = False) -> None:
         """Reboot in the background after ``delay`` (lets a 204 reach the client first)."""

@@ -88,28 +88,34 @@ def _valid_ntp(value: str) -> bool:
     return True
 
 
+def _check_uint(value: Any, minimum: int | None, maximum: int | None) -> str | None:
+    integral = isinstance(value, int) or (isinstance(value, float) and value.is_integer())
+    if isinstance(value, bool) or not integral:
+        return "invalid_type"
+    assert minimum is not None
+    assert maximum is not None
+    return None if minimum <= value <= maximum else "out_of_range"
+
+
+def _check_text(kind: str, value: str, max_len: int | None) -> str | None:
+    assert max_len is not None
+    checks = (
+        (len(value) > max_len, "too_long"),
+        (kind == "host" and bool(value) and not _HOST_RE.fullmatch(value), "invalid_host_name"),
+        (kind == "ntp" and not _valid_ntp(value), "invalid_ntp_server"),
+    )
+    return next((error for failed, error in checks if failed), None)
+
+
 def _check(path: tuple[str, ...], value: Any) -> str | None:
     kind, _default, minimum, maximum, max_len = SPECS[path]
     if kind == "bool":
         return None if isinstance(value, bool) else "invalid_type"
     if kind == "uint":
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            return "invalid_type"
-        if isinstance(value, float) and not value.is_integer():
-            return "invalid_type"
-        assert minimum is not None
-        assert maximum is not None
-        return None if minimum <= value <= maximum else "out_of_range"
+        return _check_uint(value, minimum, maximum)
     if not isinstance(value, str):
         return "invalid_type"
-    assert max_len is not None
-    if len(value) > max_len:
-        return "too_long"
-    if kind == "host" and value and not _HOST_RE.fullmatch(value):
-        return "invalid_host_name"
-    if kind == "ntp" and not _valid_ntp(value):
-        return "invalid_ntp_server"
-    return None
+    return _check_text(kind, value, max_len)
 
 
 def _flatten(

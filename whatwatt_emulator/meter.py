@@ -1,5 +1,8 @@
-"""A simulated meter: power that varies, energy registers that integrate it, and the two views
-the gateway makes of each reading (the ``/api/v1/report`` object and the ``live`` SSE event)."""
+"""A simulated meter and the two views the gateway makes of each of its readings.
+
+Power varies smoothly per phase, energy registers integrate it, and every reading becomes
+the ``/api/v1/report`` object and the ``live`` SSE event.
+"""
 
 from __future__ import annotations
 

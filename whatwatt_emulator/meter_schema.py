@@ -51,26 +51,29 @@ class Field:
         if self.kind == "bool":
             return (None, value) if isinstance(value, bool) else ("invalid_type", None)
         if self.kind in ("enum", "key"):
-            if not isinstance(value, str):
-                return "invalid_type", None
-            if self.kind == "key":
-                return (None, value.upper()) if _HEX32.fullmatch(value) else ("invalid_key", None)
-            return (None, value) if value in self.options else ("invalid_option", None)
-        if isinstance(value, bool) or not isinstance(value, int | float):
+            return self._check_text(value)
+        return self._check_number(value)
+
+    def _check_text(self, value: Any) -> tuple[str | None, Any]:
+        if not isinstance(value, str):
             return "invalid_type", None
-        if isinstance(value, float) and not math.isfinite(value):
+        if self.kind == "key":
+            return (None, value.upper()) if _HEX32.fullmatch(value) else ("invalid_key", None)
+        return (None, value) if value in self.options else ("invalid_option", None)
+
+    def _check_number(self, value: Any) -> tuple[str | None, Any]:
+        integral = isinstance(value, int) or (
+            isinstance(value, float) and math.isfinite(value) and value.is_integer()
+        )
+        finite = integral or (isinstance(value, float) and math.isfinite(value))
+        if isinstance(value, bool) or not finite or (self.kind != "real" and not integral):
             return "invalid_type", None
-        if self.kind != "real" and isinstance(value, float):
-            if not value.is_integer():
-                return "invalid_type", None
-            value = int(value)
         assert self.minimum is not None
         assert self.maximum is not None
         if not self.minimum <= value <= self.maximum:
             return "out_of_range", None
-        if self.kind == "real" and float(value).is_integer():
-            value = int(value)  # the device writes 1, not 1.0 (DIGEST C4)
-        return None, value
+        # Integral values are written as integers: the device shows 1, not 1.0 (DIGEST C4).
+        return None, int(value) if integral else value
 
 
 def _fmt(value: float | None) -> str:

@@ -1,5 +1,6 @@
-"""pytest fixtures: ``emulator`` and ``emulator_factory`` (register with
-``pytest_plugins = ["whatwatt_emulator.pytest_plugin"]``).
+"""pytest fixtures ``emulator`` and ``emulator_factory``.
+
+Register with ``pytest_plugins = ["whatwatt_emulator.pytest_plugin"]``.
 
 Both start real emulators on 127.0.0.1 with a free port and stop them at teardown.  Under
 pytest-socket (pytest-homeassistant-custom-component) they enable sockets for the test;
@@ -9,6 +10,7 @@ connections stay limited to loopback by the socket plugin's allow-list.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable
+import contextlib
 from typing import Any, Protocol
 
 import pytest
@@ -31,10 +33,8 @@ class EmulatorFactory(Protocol):
 
 
 def _allow_sockets(request: pytest.FixtureRequest) -> None:
-    try:
+    with contextlib.suppress(pytest.FixtureLookupError):  # without pytest-socket: nothing to do
         request.getfixturevalue("socket_enabled")
-    except pytest.FixtureLookupError:  # pragma: no cover - pytest-socket not installed
-        pass
 
 
 @pytest_asyncio.fixture

@@ -2,195 +2,28 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-import logging
 import time
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
 from . import general_settings, meter_schema, scalers, system_info
-from .live import SSE_HEADERS, LiveStream, abort_transport
-from .log import LoggedRequest
+from .live import SSE_HEADERS, LiveStream
 from .meter import timestamps
 from .meter_schema import SettingsError
+from .middleware import device_middleware
+from .responses import EMU_KEY, emulator_of as _emu, error_response, json_response
 
 if TYPE_CHECKING:
     from .emulator import Emulator
 
-_LOGGER: Final = logging.getLogger(__name__)
-JSON_HEADERS: Final = {
-    "Content-Type": "application/json; charset=utf-8",
-    "X-Content-Type-Options": "nosniff",
-    "Cache-Control": "no-store, no-cache",
-}
-MAX_BODY: Final = 8192
-ADMIN_PREFIX: Final = "/_emulator/"
-EMU_KEY: Final = web.AppKey("emulator", object)
-_MESSAGES: Final = {
-    400: ("bad_request", "Bad request"),
-    401: ("unauthorized", "Authentication required"),
-    404: ("not_found", "Not found"),
-    405: ("method_not_allowed", "Method not allowed"),
-    413: ("payload_too_large", "Request body too large"),
-    500: ("internal_error", "Internal device error"),
-    503: ("service_unavailable", "Service temporarily unavailable"),
-}
 
-
-def json_response(
-    data: Any, status: int = 200, headers: dict[str, str] | None = None
-) -> web.Response:
-    """Return a JSON answer with the device's headers (DIGEST 3.3)."""
-    all_headers = {**JSON_HEADERS, **headers} if headers else JSON_HEADERS
-    body = json.dumps(data, separators=(",", ":")).encode()
-    return web.Response(body=body, status=status, headers=all_headers)
-
-
-def error_response(
-    status: int, error: str | None = None, message: str | None = None, **details: Any
-) -> web.Response:
-    """Return ``{"error", "message", "details"}`` with ``status``."""
-    default_error, default_message = _MESSAGES.get(status, ("error", "Error"))
-    body: dict[str, Any] = {"error": error or default_error, "message": message or default_message}
-    if details:
-        body["details"] = details
-    return json_response(body, status)
-
-
-def _emu(request: web.Request) -> Emulator:
-    emu: Emulator = request.app[EMU_KEY]  # type: ignore[assignment]
-    return emu
-
-
-def _parse(raw: bytes) -> Any:
-    if not raw:
-        return None
-    try:
-        return json.loads(raw)
-    except ValueError:
-        return raw.decode(errors="replace")
-
-
-def _json_body(request: web.Request, raw: bytes) -> Any:
+def _json_body(raw: bytes) -> Any:
     try:
         return json.loads(raw)
     except ValueError as err:
         raise SettingsError("invalid_json", "The body is not valid JSON", {}) from err
-
-
-@web.middleware
-async def device_middleware(request: web.Request, handler: web.Handler) -> web.StreamResponse:
-    """Run a request through the device: faults, routing, auth, handler, log."""
-    emu = _emu(request)
-    if request.path.startswith(ADMIN_PREFIX) and emu.config.admin:
-        return await handler(request)  # the test harness: no faults, no auth, not logged
-    raw = await request.read() if request.can_read_body else b""
-    entry = {"method": request.method, "path": request.path, "query": dict(request.query)}
-    faults = emu.faults
-    scheme, authorized = "none", True
-    if faults.latency > 0:
-        await asyncio.sleep(faults.latency)
-    if faults.expire_requested:
-        faults.expire_requested = False
-        emu.auth.expire_nonces()
-    response: web.StreamResponse | None = None
-    if faults.take("reset_count"):
-        _log(emu, entry, raw, scheme, authorized, 0)
-        abort_transport(request)
-        raise web.HTTPException()  # the connection is gone; nothing will be written
-    if faults.take("fail_count"):
-        response = error_response(faults.fail_status)
-    elif (route_error := request.match_info.http_exception) is not None:
-        response = error_response(route_error.status)
-        if route_error.status == 405:
-            response.headers["Allow"] = route_error.headers.get("Allow", "")
-    elif not _origin_allowed(emu, request):
-        response = error_response(404)  # CORS: disallowed Origin gets a plain 404
-    elif len(raw) > MAX_BODY:
-        response = error_response(413)
-    else:
-        password = emu.password
-        if password is not None:
-            result = emu.auth.check(
-                request.headers.get("Authorization"),
-                password=password,
-                realm=emu.realm,
-                method=request.method,
-                uri=request.raw_path,
-                body=raw,
-            )
-            scheme, authorized = result.scheme, result.ok
-            if not result.ok:
-                challenge = emu.auth.challenge(emu.realm, stale=result.stale)
-                response = error_response(401)
-                response.headers["WWW-Authenticate"] = challenge
-    if response is None and request.method == "PUT" and faults.reboot_put:
-        faults.reboot_put = False
-        if faults.reboot_put_applied:
-            await handler(request)
-        _log(emu, entry, raw, scheme, authorized, 0)
-        abort_transport(request)
-        emu.schedule_reboot(delay=0.0)
-        raise web.HTTPException()
-    if response is None:
-        try:
-            response = await handler(request)
-        except SettingsError as err:
-            response = json_response(err.body(), 400)
-    if (
-        isinstance(response, web.Response)
-        and response.status == 200
-        and response.content_type == "application/json"
-        and faults.take("malformed_count")
-    ):
-        body = response.body
-        assert isinstance(body, bytes)
-        response.body = body[: max(1, len(body) // 2)]
-    _log(emu, entry, raw, scheme, authorized, response.status)
-    _add_cors(emu, request, response)
-    return response
-
-
-def _log(
-    emu: Emulator, entry: dict[str, Any], raw: bytes, scheme: str, authorized: bool, status: int
-) -> None:
-    emu.log.add(
-        LoggedRequest(
-            method=entry["method"],
-            path=entry["path"],
-            query=entry["query"],
-            body=_parse(raw),
-            auth=scheme,
-            authorized=authorized,
-            status=status,
-            time=time.time(),
-        )
-    )
-    _LOGGER.debug("%s %s -> %s", entry["method"], entry["path"], status)
-
-
-def _allowed_origins(emu: Emulator) -> set[str]:
-    names = {emu.host_name, emu.realm.removesuffix(".local"), emu.host}
-    return {n.lower() for n in names} | {f"{n.lower()}.local" for n in names}
-
-
-def _origin_allowed(emu: Emulator, request: web.Request) -> bool:
-    origin = request.headers.get("Origin")
-    if origin is None:
-        return True
-    host = origin.split("://", 1)[-1].split("/", 1)[0].rsplit(":", 1)[0].lower()
-    return host in _allowed_origins(emu)
-
-
-def _add_cors(emu: Emulator, request: web.Request, response: web.StreamResponse) -> None:
-    origin = request.headers.get("Origin")
-    if origin is not None and response.status != 404 and not response.prepared:
-        response.headers["Access-Control-Allow-Origin"] = origin
-
-
-# ----- endpoints -----------------------------------------------------------------------------
 
 
 async def get_system(request: web.Request) -> web.StreamResponse:
@@ -278,7 +111,7 @@ async def meter_settings(request: web.Request) -> web.StreamResponse:
     """GET/PUT/POST /api/v1/meter/settings (POST: missing fields back to defaults)."""
     emu = _emu(request)
     if request.method != "GET":
-        values = meter_schema.validate(_json_body(request, await request.read()))
+        values = meter_schema.validate(_json_body(await request.read()))
         base = meter_schema.defaults() if request.method == "POST" else emu.meter_settings
         emu.store_meter_settings(meter_schema.apply_keys({**base, **values}))
     return json_response(meter_schema.readable(emu.meter_settings))
@@ -290,7 +123,7 @@ async def settings(request: web.Request) -> web.StreamResponse:
     if request.method != "GET":
         emu.settings = general_settings.merged(
             emu.settings,
-            _json_body(request, await request.read()),
+            _json_body(await request.read()),
             replace=request.method == "POST",
             ethernet_up=emu.config.ethernet_up,
         )
@@ -311,7 +144,7 @@ async def scalers_custom(request: web.Request) -> web.StreamResponse:
     """GET/POST /api/v1/meter/scalers/custom (POST replaces the list)."""
     emu = _emu(request)
     if request.method == "POST":
-        emu.custom_scalers = scalers.validate_custom(_json_body(request, await request.read()))
+        emu.custom_scalers = scalers.validate_custom(_json_body(await request.read()))
         emu.refresh_factors()
     return json_response(emu.custom_scalers)
 
