@@ -8,6 +8,8 @@ import pytest
 # otherwise shadow ours ("Integration 'whatwatt' not found").
 import custom_components.whatwatt  # noqa: F401
 
+pytest_plugins = ["whatwatt_emulator.pytest_plugin"]
+
 
 @pytest.fixture(autouse=True)
 def auto_enable_custom_integrations(enable_custom_integrations: None) -> None:
