@@ -1,0 +1,168 @@
+"""Shared pieces of the meter-settings UI: verified writes, error mapping, entity data.
+
+The options flow, the services and the setting entities all write through
+``async_write_meter_settings`` (which checks the device's read-back) and map client errors
+through ``async_handle_errors``.  Which platform shows which setting is derived from the spec
+(``SPECS`` in ``client/meter_settings.py``); the few choices that are not in the spec live here
+as data keyed by field.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+import math
+from typing import TYPE_CHECKING, Any, Final
+
+from homeassistant.const import Platform
+from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
+
+from .client.exceptions import (
+    WhatwattAuthError,
+    WhatwattConnectionError,
+    WhatwattError,
+    WhatwattResponseError,
+    WhatwattValidationError,
+)
+from .client.meter_settings import SPECS, Kind, MeterSettings, SettingSpec, full_settings, validate
+from .const import DOMAIN
+
+if TYPE_CHECKING:
+    from .coordinator import WhatwattConfigEntry
+
+STANDARD_BAUDRATES: Final = (300, 600, 1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200)
+SELECT_CHOICES: Final[Mapping[str, tuple[int, ...]]] = {"baudrate": STANDARD_BAUDRATES}
+"""Numeric settings offered as a list of common values (a select entity), not a number box."""
+
+ENABLED_BY_DEFAULT: Final = frozenset(
+    {"if_type", "protocol", "baudrate", "auto_baudrate", "encryption", "conv_factor"}
+)
+"""Setting entities a typical user touches; the others are created disabled."""
+
+NUMBER_UNITS: Final[Mapping[str, str]] = {"time_offset": "s", "buffer_size": "B"}
+"""Units of the numeric settings that have one (the vendor page names them in prose)."""
+
+
+def entity_platform(spec: SettingSpec) -> Platform | None:
+    """Return the platform that shows a setting as an entity, or None for no entity.
+
+    Keys are write-only (no state to show) and a single-valued enum (``method``) has nothing to
+    choose, so neither gets an entity.
+    """
+    if spec.write_only or (spec.kind is Kind.ENUM and len(spec.options) < 2):
+        return None
+    if spec.kind is Kind.ENUM or spec.key in SELECT_CHOICES:
+        return Platform.SELECT
+    if spec.kind is Kind.BOOL:
+        return Platform.SWITCH
+    return Platform.NUMBER
+
+
+def entity_specs(platform: Platform, settings: MeterSettings) -> list[SettingSpec]:
+    """Return the settings shown on ``platform`` that this device reports."""
+    return [
+        spec
+        for spec in SPECS.values()
+        if entity_platform(spec) is platform and getattr(settings, spec.key) is not None
+    ]
+
+
+class SettingNotAppliedError(HomeAssistantError):
+    """The device accepted a write but reads a different value back for ``field``."""
+
+    def __init__(self, field: str) -> None:
+        """Name the field that did not take effect (never its value: it may be a key)."""
+        super().__init__(
+            translation_domain=DOMAIN,
+            translation_key="setting_not_applied",
+            translation_placeholders={"field": field},
+        )
+        self.field = field
+
+
+def first_not_applied(sent: Mapping[str, Any], read_back: MeterSettings) -> str | None:
+    """Return the first sent readable field whose read-back value differs, else None.
+
+    Keys are write-only: the device never returns them, so they cannot be checked.
+    """
+    for key, value in sent.items():
+        if SPECS[key].write_only:
+            continue
+        got = getattr(read_back, key)
+        if SPECS[key].kind is Kind.FLOAT and isinstance(got, int | float):
+            # The device may keep a float32: 0.1 reads back as 0.10000000149.
+            if not isinstance(got, bool) and math.isclose(got, value, rel_tol=1e-6):
+                continue
+        elif got == value and type(got) is type(value):
+            continue
+        return key
+    return None
+
+
+async def async_write_meter_settings(
+    entry: WhatwattConfigEntry, changes: Mapping[str, Any], *, replace: bool = False
+) -> MeterSettings:
+    """Write meter settings (PUT of ``changes``, or POST if ``replace``) and verify them.
+
+    The settings read back are pushed to the meter-settings coordinator (entities update without
+    another request).  Raises the client's errors, or SettingNotAppliedError when the device
+    reads back something other than what was written.
+    """
+    runtime = entry.runtime_data
+    if replace:
+        sent = full_settings(changes)
+        result = await runtime.client.replace_meter_settings(changes)
+    else:
+        sent = validate(changes)
+        result = await runtime.client.update_meter_settings(**changes)
+    runtime.meter_settings.async_set_updated_data(result)
+    if (field := first_not_applied(sent, result)) is not None:
+        raise SettingNotAppliedError(field)
+    return result
+
+
+@asynccontextmanager
+async def async_handle_errors(
+    hass: HomeAssistant, entry: WhatwattConfigEntry
+) -> AsyncIterator[None]:
+    """Turn client errors into translated Home Assistant errors (services and entities).
+
+    Invalid input is a ServiceValidationError naming the field; anything the device or the
+    network did is a HomeAssistantError.  A rejected password starts re-authentication.
+    """
+    try:
+        yield
+    except WhatwattValidationError as err:
+        raise ServiceValidationError(
+            translation_domain=DOMAIN,
+            translation_key=f"setting_{err.reason}",
+            translation_placeholders={"field": err.field, "allowed": err.allowed},
+        ) from err
+    except WhatwattAuthError as err:
+        entry.async_start_reauth(hass)
+        raise HomeAssistantError(
+            translation_domain=DOMAIN, translation_key="setting_auth_failed"
+        ) from err
+    except WhatwattResponseError as err:
+        rejected = err.status is not None and 400 <= err.status < 500
+        raise HomeAssistantError(
+            translation_domain=DOMAIN,
+            translation_key="setting_rejected" if rejected else "setting_device_error",
+            translation_placeholders={
+                "status": str(err.status),
+                "error": err.device_message or err.error or str(err),
+            },
+        ) from err
+    except WhatwattConnectionError as err:
+        raise HomeAssistantError(
+            translation_domain=DOMAIN,
+            translation_key="setting_cannot_connect",
+            translation_placeholders={"error": str(err)},
+        ) from err
+    except WhatwattError as err:
+        raise HomeAssistantError(
+            translation_domain=DOMAIN,
+            translation_key="setting_unknown_error",
+            translation_placeholders={"error": str(err)},
+        ) from err

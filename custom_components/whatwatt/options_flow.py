@@ -1,0 +1,395 @@
+"""Options flow: read and change the meter communication settings on the device itself.
+
+The device is the store.  The form opens on what the device reports now, sends one PUT with
+only what the user changed, and checks the answer read back.  Nothing about these settings,
+and never a DLMS key, is kept in the config entry: the flow ends with the entry's options
+unchanged, so Home Assistant does not reload the entry.
+
+Keys are password fields that start empty (empty = leave the key as it is); a "clear" toggle
+per key sends the documented 32 zeros.  A key typed in is not put back into the form after an
+error: it goes to the device and nowhere else.
+
+Every field, selector, range and section comes from ``SPECS``.  The selectors show the ranges
+and choices in the UI but do not enforce them: ``meter_settings.validate`` does, so every bad
+value comes back as a translated error on the section of the field, with nothing sent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+import re
+from typing import TYPE_CHECKING, Any, Final, cast
+
+from homeassistant.config_entries import ConfigEntryState, ConfigFlowResult, OptionsFlowWithReload
+from homeassistant.data_entry_flow import AbortFlow, section
+from homeassistant.helpers.selector import (
+    BooleanSelector,
+    NumberSelector,
+    NumberSelectorConfig,
+    NumberSelectorMode,
+    Selector,
+    SelectSelector,
+    SelectSelectorConfig,
+    SelectSelectorMode,
+    TextSelector,
+    TextSelectorConfig,
+    TextSelectorType,
+)
+from homeassistant.helpers.translation import async_get_translations
+import probatio
+
+from .client.exceptions import (
+    WhatwattAuthError,
+    WhatwattConnectionError,
+    WhatwattError,
+    WhatwattResponseError,
+    WhatwattValidationError,
+)
+from .client.meter_settings import (
+    CLEAR_KEY,
+    SECRET_KEYS,
+    SPECS,
+    Kind,
+    MeterSettings,
+    Section,
+    SettingSpec,
+    validate as validate_settings,
+)
+from .const import DOMAIN
+from .helpers import NUMBER_UNITS, SettingNotAppliedError, async_write_meter_settings
+
+if TYPE_CHECKING:
+    from .coordinator import WhatwattConfigEntry
+
+STEP_EDIT: Final = "edit"
+STEP_CONFIRM: Final = "confirm"
+STEP_RESTORE: Final = "restore"
+CLEAR_PREFIX: Final = "clear_"
+"""``clear_<key>``: a toggle next to each DLMS key that clears it (sends 32 zeros)."""
+LINK_SECTIONS: Final = frozenset(Section) - {Section.TIME_SCALING}
+"""Sections whose settings make the link to the meter: a wrong value there cuts it."""
+
+
+class _ShownNotEnforced:
+    """A selector that describes the field to the UI but lets any value through.
+
+    ``meter_settings.validate`` checks the values, so that each bad one becomes a translated
+    form error instead of a schema failure.
+    """
+
+    def __call__(self, data: Any) -> Any:
+        return data
+
+
+class _Select(_ShownNotEnforced, SelectSelector):
+    """Dropdown of a setting's allowed values."""
+
+
+class _Number(_ShownNotEnforced, NumberSelector):
+    """Number box with the setting's documented range."""
+
+
+class _Boolean(_ShownNotEnforced, BooleanSelector):
+    """Toggle."""
+
+
+class _Text(_ShownNotEnforced, TextSelector):
+    """Password field for a DLMS key."""
+
+
+def _selector(spec: SettingSpec) -> Selector[Any]:
+    """Return the selector for one setting, from its spec."""
+    if spec.kind is Kind.ENUM:
+        return _Select(
+            SelectSelectorConfig(
+                options=list(spec.options),
+                translation_key=spec.key,
+                mode=SelectSelectorMode.DROPDOWN,
+            )
+        )
+    if spec.kind is Kind.BOOL:
+        return _Boolean()
+    if spec.kind is Kind.KEY:
+        return _Text(TextSelectorConfig(type=TextSelectorType.PASSWORD, autocomplete="off"))
+    config = NumberSelectorConfig(
+        mode=NumberSelectorMode.BOX, step=1 if spec.kind is Kind.INT else "any"
+    )
+    if spec.minimum is not None:
+        config["min"] = spec.minimum
+    if spec.maximum is not None:
+        config["max"] = spec.maximum
+    if spec.key in NUMBER_UNITS:
+        config["unit_of_measurement"] = NUMBER_UNITS[spec.key]
+    return _Number(config)
+
+
+def edit_schema(current: MeterSettings) -> probatio.Schema:
+    """Build the edit form: one section per Section, the fields this device reports, the keys."""
+    fields: dict[Section, dict[probatio.Marker, Any]] = {part: {} for part in Section}
+    for spec in SPECS.values():
+        if spec.write_only:
+            fields[spec.section][probatio.Optional(spec.key)] = _selector(spec)
+            fields[spec.section][probatio.Optional(CLEAR_PREFIX + spec.key, default=False)] = (
+                _Boolean()
+            )
+        elif getattr(current, spec.key) is not None:
+            fields[spec.section][probatio.Optional(spec.key)] = _selector(spec)
+    return probatio.Schema(
+        {
+            probatio.Required(part.value): section(
+                probatio.Schema(part_fields), {"collapsed": False}
+            )
+            for part, part_fields in fields.items()
+            if part_fields
+        }
+    )
+
+
+def _by_section(values: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """Nest flat field values by section, as the form's suggested values."""
+    nested: dict[str, dict[str, Any]] = {part.value: {} for part in Section}
+    for key, value in values.items():
+        spec = SPECS[key.removeprefix(CLEAR_PREFIX)]
+        nested[spec.section.value][key] = value
+    return nested
+
+
+class _FieldError(Exception):
+    """A form error on the section of ``field``."""
+
+    def __init__(self, field: str, reason: str, allowed: str = "", error: str = "") -> None:
+        super().__init__(reason)
+        self.field = field
+        self.reason = reason
+        self.allowed = allowed
+        self.error = error
+
+
+class WhatwattOptionsFlow(OptionsFlowWithReload):
+    """Edit the meter communication settings, or restore their factory defaults."""
+
+    def __init__(self) -> None:
+        """Start with nothing read yet."""
+        self._current = MeterSettings()
+        self._input: dict[str, Any] = {}
+        """The last form input (no key in it), to fill the form in again after an error."""
+        self._pending: dict[str, Any] = {}
+        """Validated changes waiting for the user's confirmation (memory only)."""
+
+    def _loaded_entry(self) -> WhatwattConfigEntry:
+        """Return the config entry; abort the flow if it is not loaded (no device client)."""
+        if self.config_entry.state is not ConfigEntryState.LOADED:
+            raise AbortFlow("not_loaded")
+        return cast("WhatwattConfigEntry", self.config_entry)
+
+    async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Offer editing the settings or restoring the factory defaults."""
+        self._loaded_entry()
+        return self.async_show_menu(step_id="init", menu_options=[STEP_EDIT, STEP_RESTORE])
+
+    async def async_step_edit(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Show the device's current settings; check and apply what the user changed."""
+        entry = self._loaded_entry()
+        if user_input is None:
+            return await self._async_open(entry)
+        values = {
+            key: value
+            for part in user_input.values()
+            if isinstance(part, dict)
+            for key, value in part.items()
+        }
+        self._input = {key: value for key, value in values.items() if key not in SECRET_KEYS}
+        try:
+            changes = self._checked_changes(values)
+        except _FieldError as err:
+            return await self._show_field_error(err)
+        if not changes:
+            return self._done()
+        if any(_cuts_link(SPECS[key], value) for key, value in changes.items()):
+            self._pending = changes
+            return await self._show_confirm()
+        return await self._async_apply(changes)
+
+    async def async_step_confirm(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Apply changes that can cut the meter link once the user has confirmed them."""
+        if user_input is None:
+            return await self._show_confirm()
+        changes, self._pending = self._pending, {}
+        return await self._async_apply(changes)
+
+    async def async_step_restore(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Replace every setting by its factory default (POST), after confirmation."""
+        entry = self._loaded_entry()
+        if user_input is None:
+            return self.async_show_form(step_id=STEP_RESTORE)
+        try:
+            await async_write_meter_settings(entry, {}, replace=True)
+        except (WhatwattError, SettingNotAppliedError) as err:
+            base, placeholders = await self._base_error(err)
+            return self.async_show_form(
+                step_id=STEP_RESTORE,
+                errors={"base": base},
+                description_placeholders=placeholders,
+            )
+        return self._done()
+
+    # --- helpers ----------------------------------------------------------------------------
+
+    async def _async_open(self, entry: WhatwattConfigEntry) -> ConfigFlowResult:
+        """Read the settings from the device now and show them (abort if it cannot be read)."""
+        try:
+            self._current = await entry.runtime_data.client.meter_settings()
+        except WhatwattAuthError:
+            entry.async_start_reauth(self.hass)
+            return self.async_abort(reason="invalid_auth")
+        except WhatwattError:
+            return self.async_abort(reason="cannot_connect")
+        return self._show_edit(self._current.as_dict())
+
+    def _checked_changes(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        """Return what the user changed, validated and normalised; raise _FieldError if bad.
+
+        Changed means: a value that differs from the device's, a key entered, a key cleared.
+        """
+        changes: dict[str, Any] = {}
+        for spec in SPECS.values():
+            if spec.write_only:
+                entered = values.get(spec.key)
+                clear = values.get(CLEAR_PREFIX + spec.key) is True
+                if isinstance(entered, str):
+                    entered = "".join(entered.split())  # keys are often printed in groups
+                if clear and entered:
+                    raise _FieldError(spec.key, "key_conflict")
+                if clear:
+                    changes[spec.key] = CLEAR_KEY
+                elif entered:
+                    changes[spec.key] = entered
+            elif (value := values.get(spec.key)) is not None and value != getattr(
+                self._current, spec.key
+            ):
+                changes[spec.key] = value
+        try:
+            return validate_settings(changes)
+        except WhatwattValidationError as err:
+            raise _FieldError(err.field, err.reason, err.allowed) from None
+
+    async def _async_apply(self, changes: dict[str, Any]) -> ConfigFlowResult:
+        """Send one PUT, check the read-back; keep the form filled in on any failure."""
+        entry = self._loaded_entry()
+        try:
+            self._current = await async_write_meter_settings(entry, changes)
+        except SettingNotAppliedError as err:
+            self._current = entry.runtime_data.meter_settings.data
+            return await self._show_field_error(_FieldError(err.field, "not_applied"))
+        except WhatwattValidationError as err:
+            return await self._show_field_error(_FieldError(err.field, err.reason, err.allowed))
+        except WhatwattResponseError as err:
+            if err.status == 400 and (field := _rejected_field(err, changes)) is not None:
+                return await self._show_field_error(
+                    _FieldError(field, "device_rejected", error=_device_says(err))
+                )
+            base, placeholders = await self._base_error(err)
+            return self._show_edit(self._input, {"base": base}, placeholders)
+        except WhatwattError as err:
+            base, placeholders = await self._base_error(err)
+            return self._show_edit(self._input, {"base": base}, placeholders)
+        return self._done()
+
+    async def _base_error(self, err: Exception) -> tuple[str, dict[str, str]]:
+        """Map a failed write to a base error code and its placeholders."""
+        if isinstance(err, WhatwattAuthError):
+            self._loaded_entry().async_start_reauth(self.hass)
+            return "invalid_auth", {}
+        if isinstance(err, WhatwattConnectionError):
+            return "cannot_connect", {"error": str(err)}
+        if isinstance(err, SettingNotAppliedError):
+            return "not_applied_base", {"field": await self._label(err.field)}
+        if isinstance(err, WhatwattResponseError) and err.status == 400:
+            return "device_rejected_base", {"error": _device_says(err)}
+        return "device_error", {"error": str(err)}
+
+    def _done(self) -> ConfigFlowResult:
+        """Finish without touching the options: nothing is stored, nothing reloads."""
+        return self.async_create_entry(data=dict(self.config_entry.options))
+
+    def _show_edit(
+        self,
+        suggested: Mapping[str, Any],
+        errors: dict[str, str] | None = None,
+        placeholders: Mapping[str, str] | None = None,
+    ) -> ConfigFlowResult:
+        """Show the edit form, filled in with ``suggested`` (never a key)."""
+        return self.async_show_form(
+            step_id=STEP_EDIT,
+            data_schema=self.add_suggested_values_to_schema(
+                edit_schema(self._current), _by_section(suggested)
+            ),
+            errors=errors,
+            description_placeholders=placeholders,
+        )
+
+    async def _show_field_error(self, err: _FieldError) -> ConfigFlowResult:
+        """Show the form again with the error on the field's section, naming the field."""
+        placeholders = {
+            "field": await self._label(err.field),
+            "allowed": err.allowed,
+            "error": err.error,
+        }
+        return self._show_edit(
+            self._input, {SPECS[err.field].section.value: err.reason}, placeholders
+        )
+
+    async def _show_confirm(self) -> ConfigFlowResult:
+        """List the pending changes that can cut the meter link and ask to go ahead."""
+        labels = [
+            await self._label(key)
+            for key, value in self._pending.items()
+            if _cuts_link(SPECS[key], value)
+        ]
+        return self.async_show_form(
+            step_id=STEP_CONFIRM,
+            description_placeholders={"changes": "\n".join(f"- {label}" for label in labels)},
+        )
+
+    async def _label(self, key: str) -> str:
+        """Return the field's label in the server's language (the API name if untranslated)."""
+        translations = await async_get_translations(
+            self.hass, self.hass.config.language, "options", [DOMAIN]
+        )
+        section_key = SPECS[key].section.value
+        return translations.get(
+            f"component.{DOMAIN}.options.step.{STEP_EDIT}.sections.{section_key}.data.{key}", key
+        )
+
+
+def _cuts_link(spec: SettingSpec, value: Any) -> bool:
+    """Tell whether a change can cut the link to the meter (so the user confirms it first).
+
+    Moving a serial, interface or security setting away from its factory default (which is
+    "detect automatically" or "off") can leave the gateway unable to read the meter; any key
+    change can too.  Going back to a default, and time/scaling changes, cannot.
+    """
+    return spec.section in LINK_SECTIONS and (spec.write_only or value != spec.default)
+
+
+def _rejected_field(err: WhatwattResponseError, changes: Mapping[str, Any]) -> str | None:
+    """Guess which sent field the device rejected: the one it names, or the only one sent."""
+    said = f"{err.error or ''} {err.device_message or ''}"
+    named = [key for key in changes if _names(said, key)]
+    if named:
+        return named[0]
+    return next(iter(changes)) if len(changes) == 1 else None
+
+
+def _names(text: str, key: str) -> bool:
+    """Tell whether ``text`` names ``key`` as a whole word (not inside ``encryption_key``)."""
+    return re.search(rf"(?<!\w){re.escape(key)}(?!\w)", text) is not None
+
+
+def _device_says(err: WhatwattResponseError) -> str:
+    """What the device said about a rejected write (the client has removed any key)."""
+    return err.device_message or err.error or str(err)

@@ -1,0 +1,134 @@
+"""Actions for the meter communication settings: get, set (PUT) and replace (POST).
+
+The fields come from ``SPECS``.  The DLMS keys are not accepted here: Home Assistant records
+the data of every action call (recorder events, automation traces), so a key passed to an
+action would be stored in Home Assistant.  Keys are set in the options flow, which stores
+nothing.
+
+The action schemas accept any value and leave every check to ``meter_settings.validate`` in
+the handler: when a schema rejects a call, Home Assistant logs the call's data, and that must
+never include a key (even one passed by mistake).  Bad input becomes a translated
+ServiceValidationError naming the field; device and network failures a HomeAssistantError.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Final
+
+from homeassistant.const import ATTR_CONFIG_ENTRY_ID
+from homeassistant.core import (
+    HomeAssistant,
+    ServiceCall,
+    ServiceResponse,
+    SupportsResponse,
+    callback,
+)
+from homeassistant.exceptions import ServiceValidationError
+from homeassistant.helpers.service import async_get_config_entry, async_register_admin_service
+import probatio
+
+from .client.meter_settings import SECRET_KEYS, SPECS
+from .const import DOMAIN
+from .helpers import async_handle_errors, async_write_meter_settings
+
+if TYPE_CHECKING:
+    from .coordinator import WhatwattConfigEntry
+
+SERVICE_GET: Final = "get_meter_settings"
+SERVICE_SET: Final = "set_meter_settings"
+SERVICE_REPLACE: Final = "replace_meter_settings"
+
+SERVICE_FIELDS: Final = tuple(key for key, spec in SPECS.items() if not spec.write_only)
+"""The settings an action takes (and documents in services.yaml): all but the DLMS keys."""
+
+SETTINGS_SCHEMA: Final = probatio.Schema(
+    {probatio.Optional(key): object for key in (ATTR_CONFIG_ENTRY_ID, *SPECS)},
+    extra=probatio.ALLOW_EXTRA,
+)
+"""Shape only: the values, unknown fields and keys are checked in the handler (see above)."""
+
+
+def _entry(hass: HomeAssistant, call: ServiceCall) -> WhatwattConfigEntry:
+    """Resolve the target device: the given entry, or the only one if none is given."""
+    entry_id = call.data.get(ATTR_CONFIG_ENTRY_ID)
+    if entry_id is not None and not isinstance(entry_id, str):
+        raise ServiceValidationError(
+            translation_domain=DOMAIN, translation_key="setting_entry_id_invalid"
+        )
+    entry: WhatwattConfigEntry = async_get_config_entry(hass, DOMAIN, entry_id)
+    return entry
+
+
+def _settings(call: ServiceCall) -> dict[str, Any]:
+    """Return the settings given to a write action; refuse the DLMS keys."""
+    values = {key: value for key, value in call.data.items() if key != ATTR_CONFIG_ENTRY_ID}
+    if secret := next((key for key in values if key in SECRET_KEYS), None):
+        raise ServiceValidationError(
+            translation_domain=DOMAIN,
+            translation_key="setting_key_not_accepted",
+            translation_placeholders={"field": secret},
+        )
+    return values
+
+
+@callback
+def async_setup_services(hass: HomeAssistant) -> None:
+    """Register the meter-settings actions (once, in async_setup)."""
+
+    async def _async_get(call: ServiceCall) -> ServiceResponse:
+        """Read the settings from the device now."""
+        entry = _entry(hass, call)
+        if set(call.data) - {ATTR_CONFIG_ENTRY_ID}:
+            raise ServiceValidationError(
+                translation_domain=DOMAIN, translation_key="setting_get_takes_no_fields"
+            )
+        async with async_handle_errors(hass, entry):
+            settings = await entry.runtime_data.client.meter_settings()
+        entry.runtime_data.meter_settings.async_set_updated_data(settings)
+        return settings.as_dict()
+
+    async def _async_set(call: ServiceCall) -> ServiceResponse:
+        """Change only the given settings (PUT); return the settings read back."""
+        entry = _entry(hass, call)
+        values = _settings(call)
+        if not values:
+            raise ServiceValidationError(
+                translation_domain=DOMAIN,
+                translation_key="setting_none_given",
+                translation_placeholders={"fields": ", ".join(SERVICE_FIELDS)},
+            )
+        async with async_handle_errors(hass, entry):
+            settings = await async_write_meter_settings(entry, values)
+        return settings.as_dict()
+
+    async def _async_replace(call: ServiceCall) -> ServiceResponse:
+        """Replace all settings (POST; missing ones get their factory defaults)."""
+        entry = _entry(hass, call)
+        values = _settings(call)
+        async with async_handle_errors(hass, entry):
+            settings = await async_write_meter_settings(entry, values, replace=True)
+        return settings.as_dict()
+
+    hass.services.async_register(
+        DOMAIN,
+        SERVICE_GET,
+        _async_get,
+        schema=SETTINGS_SCHEMA,
+        supports_response=SupportsResponse.ONLY,
+    )
+    async_register_admin_service(
+        hass,
+        DOMAIN,
+        SERVICE_SET,
+        _async_set,
+        schema=SETTINGS_SCHEMA,
+        supports_response=SupportsResponse.OPTIONAL,
+    )
+    async_register_admin_service(
+        hass,
+        DOMAIN,
+        SERVICE_REPLACE,
+        _async_replace,
+        schema=SETTINGS_SCHEMA,
+        supports_response=SupportsResponse.OPTIONAL,
+    )
