@@ -1,0 +1,152 @@
+"""Helpers of the end-to-end suite: the emulator process, Chromium, screenshots, waiting."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+import json
+from pathlib import Path
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from typing import Any
+import urllib.request
+
+from playwright.sync_api import BrowserContext, Page, Playwright
+
+from scripts.devtools.hass import REPO
+
+ARTIFACTS = REPO / "artifacts" / "e2e"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",  # root in CI
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-features=Translate,MediaRouter,OptimizationHints",
+]
+
+
+def wait_for[T](
+    what: str, probe: Callable[[], T | None], timeout: float = 30.0, every: float = 0.5
+) -> T:
+    """Call `probe` until it returns something truthy; raise TimeoutError naming `what`."""
+    deadline = time.monotonic() + timeout
+    last: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            if result := probe():
+                return result
+        except (OSError, AssertionError, LookupError, ValueError) as err:  # keep trying
+            last = err
+        time.sleep(every)
+    raise TimeoutError(
+        f"{what}: not within {timeout} s" + (f" (last error: {last})" if last else "")
+    )
+
+
+def http_json(url: str, method: str = "GET", data: Any = None, timeout: float = 10.0) -> Any:
+    """Plain HTTP JSON request (no auth)."""
+    body = json.dumps(data).encode() if data is not None else None
+    headers = {"Content-Type": "application/json"} if body else {}
+    req = urllib.request.Request(url, data=body, method=method, headers=headers)
+    with urllib.request.urlopen(req, timeout=timeout) as resp:
+        raw = resp.read()
+    return json.loads(raw) if raw else None
+
+
+@dataclass
+class EmulatorProcess:
+    """`python -m whatwatt_emulator` in the device namespace, with --mdns and --admin."""
+
+    prefix: list[str]
+    host: str
+    port: int = 80
+    password: str = "e2e-device-pw"
+    proc: subprocess.Popen[bytes] | None = None
+    log_file: Path = field(default_factory=lambda: ARTIFACTS / "emulator.log")
+
+    @property
+    def url(self) -> str:
+        """Base URL, reachable from HA's namespace."""
+        return f"http://{self.host}:{self.port}"
+
+    def start(self) -> None:
+        """Start it and wait until its HTTP server answers."""
+        cmd = [*self.prefix, sys.executable, "-m", "whatwatt_emulator", "--host", self.host]
+        cmd += ["--port", str(self.port), "--password", self.password, "--mdns", "--admin"]
+        cmd += ["--report-interval", "1.0"]
+        with self.log_file.open("ab") as out:
+            self.proc = subprocess.Popen(
+                cmd, cwd=REPO, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )  # fmt: skip
+        wait_for("the emulator's HTTP server", self._answers, timeout=30)
+
+    def _answers(self) -> bool:
+        if self.proc is None or self.proc.poll() is not None:
+            raise RuntimeError(f"emulator exited: {self.log_file.read_text()[-2000:]}")
+        try:
+            urllib.request.urlopen(self.url + "/api/v1/system", timeout=2)
+        except urllib.error.HTTPError:
+            return True  # 401: up, and protected by the password
+        except OSError:
+            return False
+        return True
+
+    def stop(self) -> None:
+        """SIGTERM (the emulator sends its mDNS goodbye), then wait."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+
+
+def launch_chromium(pw: Playwright) -> tuple[BrowserContext, Page]:
+    """Debian's Chromium, headless, fresh profile (a persistent context in a temp dir)."""
+    profile = tempfile.mkdtemp(prefix="e2e-chromium-")
+    ctx = pw.chromium.launch_persistent_context(
+        profile,
+        executable_path=CHROMIUM,
+        headless=True,
+        args=CHROMIUM_ARGS,
+        viewport={"width": 1400, "height": 900},
+        locale="en-US",
+        timezone_id="Europe/Zurich",
+    )
+    ctx.set_default_timeout(20_000)
+    page = ctx.pages[0] if ctx.pages else ctx.new_page()
+    return ctx, page
+
+
+class Screens:
+    """Numbered PNG screenshots in artifacts/e2e/."""
+
+    def __init__(self, page: Page) -> None:
+        """Screenshots of `page`."""
+        self.page = page
+        self.taken: list[Path] = []
+
+    def shot(self, name: str) -> Path:
+        """Save a screenshot named `NN-name.png`; return its path."""
+        path = ARTIFACTS / f"{len(self.taken) + 1:02d}-{re.sub(r'[^\w.-]+', '-', name)}.png"
+        self.page.screenshot(path=str(path))
+        self.taken.append(path)
+        return path
+
+
+def clean_artifacts() -> None:
+    """Start each run with an empty artifacts/e2e/."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    for p in ARTIFACTS.iterdir():
+        if p.is_file():
+            p.unlink()
