@@ -231,7 +231,8 @@ class Emulator:
         stream.last_id = reading.id
         payload = self.views.event(reading, self.uptime())
         if self.faults.take("malformed_event_count"):
-            payload = payload[: len(payload) // 2].replace(b"\n", b"") + b"\n\n"
+            head, _, data = payload.rstrip(b"\n").partition(b"data: ")
+            payload = head + b"data: " + data[: len(data) // 2] + b"\n\n"
         if not await stream.write(payload):
             return
         stream.sent += 1
