@@ -59,7 +59,7 @@ class AnyAuth:
     def __init__(self, password: str | None) -> None:
         """Remember the Web UI password (``None`` or empty: the device has none)."""
         self._digest = DigestAuthMiddleware("", password) if password else None
-        self._basic = aiohttp.BasicAuth("", password, "utf-8").encode() if password else ""
+        self._basic = aiohttp.encode_basic_auth("", password) if password else ""
         self._scheme: AuthScheme | None = None
 
     @property

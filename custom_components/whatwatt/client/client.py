@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 import json
 import logging
-from typing import Any, Final
+from typing import Any, Final, NoReturn
 
 import aiohttp
 from yarl import URL
@@ -242,7 +242,7 @@ class WhatwattClient:
 
     def _raise_for_status(
         self, method: str, path: str, status: int, payload: bytes, secrets: tuple[str, ...]
-    ) -> None:
+    ) -> NoReturn:
         """Raise the error that fits an error answer, keeping the device's own words."""
         if status == 401:
             if self._password is None:
@@ -271,15 +271,15 @@ class WhatwattClient:
                     response: aiohttp.ClientResponse = await self._send(
                         "GET", LIVE, headers=headers, timeout=_STREAM_TIMEOUT
                     )
-                    if response.status == 200:
-                        return response
-                    try:
-                        payload = await response.read()
-                    finally:
-                        response.release()
+                    if response.status != 200:
+                        try:
+                            payload = await response.read()
+                        finally:
+                            response.release()
         _LOGGER.debug("%s GET %s -> %s", self._name, LIVE, response.status)
-        self._raise_for_status("GET", LIVE, response.status, payload, ())
-        raise AssertionError  # pragma: no cover - _raise_for_status always raises
+        if response.status != 200:
+            self._raise_for_status("GET", LIVE, response.status, payload, ())
+        return response
 
     def _decode_event(self, data: str) -> dict[str, Any]:
         """Parse the JSON object of a live event."""

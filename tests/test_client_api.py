@@ -1,0 +1,303 @@
+"""Every client method against the emulated device over loopback."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import aiohttp
+import pytest
+
+from custom_components.whatwatt.client import (
+    MeterSettings,
+    Scaler,
+    WhatwattClient,
+    WhatwattConnectionError,
+    WhatwattLicenceRequired,
+    WhatwattResponseError,
+    WhatwattValidationError,
+)
+from custom_components.whatwatt.client.meter_settings import DEFAULTS, full_settings
+from whatwatt_emulator import Emulator
+
+pytest_plugins = ["whatwatt_emulator.pytest_plugin"]
+
+KEY = "00112233445566778899AABBCCDDEEFF"
+
+
+@pytest.fixture
+async def session() -> AsyncIterator[aiohttp.ClientSession]:
+    """A plain aiohttp session (the integration injects its own)."""
+    async with aiohttp.ClientSession() as session:
+        yield session
+
+
+def client_for(emu: Emulator, session: aiohttp.ClientSession, **kwargs: Any) -> WhatwattClient:
+    return WhatwattClient(emu.host, session, port=emu.port, **kwargs)
+
+
+async def until(predicate: Callable[[], bool]) -> None:
+    """Wait (at most 5 s) until the emulator's state says so; it exposes state, not events."""
+    async with asyncio.timeout(5):
+        while not predicate():  # noqa: ASYNC110
+            await asyncio.sleep(0.01)
+
+
+async def test_system_reads_identity_licence_and_meter(
+    emulator_factory: Any, session: aiohttp.ClientSession
+) -> None:
+    """system() returns the device's id, firmware, licence and meter link."""
+    emu = await emulator_factory(device_id="A842E39F8124", licence="PLUS", firmware="1.10.2")
+    info = await client_for(emu, session).system()
+    assert info.device.id == "A842E39F8124"
+    assert info.device.firmware == "1.10.2"
+    assert info.device.licence.type == "PLUS"
+    assert info.device.time_since_boot is not None
+    assert info.meter.status == "OK"
+    assert info.meter.protocol == "DSMR"
+    assert info.raw["device"]["id"] == "A842E39F8124"
+    assert [(r.method, r.path) for r in emu.log] == [("GET", "/api/v1/system")]
+
+
+async def test_meter_settings_reads_factory_defaults_without_keys(
+    emulator: Emulator, session: aiohttp.ClientSession
+) -> None:
+    """A fresh device reports the documented defaults; keys are not part of the model."""
+    settings = await client_for(emulator, session).meter_settings()
+    assert settings == MeterSettings(**DEFAULTS)
+    assert not hasattr(settings, "encryption_key")
+
+
+async def test_update_meter_settings_sends_only_changed_fields(
+    emulator: Emulator, session: aiohttp.ClientSession
+) -> None:
+    """PUT carries exactly the given fields; the result is what the device reads back."""
+    client = client_for(emulator, session)
+    result = await client.update_meter_settings(if_type="p1", protocol="dsmr", baudrate=9600.0)
+    puts = emulator.requests("PUT", "/api/v1/meter/settings")
+    assert [r.body for r in puts] == [{"baudrate": 9600, "if_type": "p1", "protocol": "dsmr"}]
+    assert (result.if_type, result.protocol, result.baudrate) == ("p1", "dsmr", 9600)
+    assert result.parity == "none"  # untouched fields keep their values
+    assert [r.method for r in emulator.log] == ["PUT", "GET"]
+
+
+async def test_update_meter_settings_sends_keys_but_never_reads_them_back(
+    emulator: Emulator, session: aiohttp.ClientSession
+) -> None:
+    """The DLMS key reaches the device; the settings read back do not contain it."""
+    client = client_for(emulator, session)
+    result = await client.update_meter_settings(encryption=True, encryption_key=KEY.lower())
+    assert emulator.meter_settings["encryption_key"] == KEY
+    assert result.encryption is True
+    assert KEY not in repr(result)
+    assert "encryption_key" not in result.as_dict()
+
+
+async def test_update_meter_settings_with_nothing_writes_nothing(
+    emulator: Emulator, session: aiohttp.ClientSession
+) -> None:
+    """No changes: no PUT, just the current settings."""
+    result = await client_for(emulator, session).update_meter_settings()
+    assert result.baudrate == 115200
+    assert [r.method for r in emulator.log] == ["GET"]
+
+
+async def test_replace_meter_settings_posts_full_settings(
+    emulator: Emulator, session: aiohttp.ClientSession
+) -> None:
+    """POST sends every readable field (missing ones at their defaults), then reads back."""
+    client = client_for(emulator, session)
+    await client.update_meter_settings(parity="even", buffer_size=12)
+    emulator.log.clear()
+    result = await client.replace_meter_settings({"if_type": "mbus", "conv_factor": 2.5})
+    posts = emulator.requests("POST", "/api/v1/meter/settings")
+    assert [r.body for r in posts] == [full_settings({"if_type": "mbus", "conv_factor": 2.5})]
+    assert (result.if_type, result.conv_factor) == ("mbus", 2.5)
+    assert (result.parity, result.buffer_size) == ("none", 64)  # back to defaults
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "reason"),
+    [
+        ({"baudrate": 100}, "baudrate", "out_of_range"),
+        ({"parity": "mark"}, "parity", "invalid_option"),
+        ({"encryption_key": "XYZ"}, "encryption_key", "invalid_key"),
+        ({"colour": "red"}, "colour", "unknown_field"),
+        ({"auto_baudrate": "yes"}, "auto_baudrate", "invalid_type"),
+    ],
+)
+async def test_invalid_meter_settings_send_nothing(
+    emulator: Emulator,
+    session: aiohttp.ClientSession,
+    changes: dict[str, Any],
+    field: str,
+    reason: str,
+) -> None:
+    """Bad input raises a field-specific error before any request reaches the device."""
+    client = client_for(emulator, session)
+    with pytest.raises(WhatwattValidationError) as err:
+        await client.update_meter_settings(**changes)
+    assert (err.value.field, err.value.reason) == (field, reason)
+    with pytest.raises(WhatwattValidationError):
+        await client.replace_meter_settings(changes)
+    assert emulator.log == []
+
+
+async def test_settings_reads_general_settings_without_password(
+    emulator_factory: Any, session: aiohttp.ClientSession
+) -> None:
+    """settings() returns the nested general settings; the password is never in them."""
+    emu = await emulator_factory(password="s3cret")
+    settings = await client_for(emu, session, password="s3cret").settings()
+    assert settings["services"]["broadcast"] is True
+    assert settings["system"]["protection"] is True
+    assert "password" not in settings["system"]
+    assert "s3cret" not in repr(settings)
+
+
+async def test_update_settings_puts_only_the_change_and_reads_back(
+    emulator: Emulator, session: aiohttp.ClientSession
+) -> None:
+    """PUT carries the nested change only; the read-back shows it applied."""
+    client = client_for(emulator, session)
+    result = await client.update_settings({"services": {"sd": {"frequency": 60}}})
+    assert [r.body for r in emulator.requests("PUT")] == [{"services": {"sd": {"frequency": 60}}}]
+    assert result["services"]["sd"]["frequency"] == 60
+    assert result["services"]["sd"]["enable"] is False
+
+
+async def test_update_settings_rejected_by_device_is_an_error(
+    emulator: Emulator, session: aiohttp.ClientSession
+) -> None:
+    """The device refuses an out-of-range value: the write is not reported as done."""
+    client = client_for(emulator, session)
+    with pytest.raises(WhatwattResponseError) as err:
+        await client.update_settings({"services": {"report_interval": 0}})
+    assert err.value.status == 400
+    assert err.value.error is not None
+    assert (await client.settings())["services"]["report_interval"] == 30
+
+
+@pytest.mark.parametrize("changes", [{"services": 5}, {"system": {"name": object()}}])
+async def test_update_settings_with_malformed_changes_sends_nothing(
+    emulator: Emulator, session: aiohttp.ClientSession, changes: dict[str, Any]
+) -> None:
+    """Changes must be sections of JSON values; anything else fails before sending."""
+    with pytest.raises(WhatwattValidationError):
+        await client_for(emulator, session).update_settings(changes)
+    assert emulator.log == []
+
+
+async def test_new_password_is_used_after_changing_it(
+    emulator_factory: Any, session: aiohttp.ClientSession
+) -> None:
+    """Changing system.password switches the client to the new one for the read-back and on."""
+    emu = await emulator_factory(password="old")
+    client = client_for(emu, session, password="old")
+    result = await client.update_settings({"system": {"password": "new"}})
+    assert "password" not in result["system"]
+    assert emu.password == "new"
+    await client.system()
+    assert all(r.authorized for r in emu.log if r.status == 200)
+
+
+async def test_report_on_free_licence_raises_licence_required(
+    emulator: Emulator, session: aiohttp.ClientSession
+) -> None:
+    """FREE answers 404 "License required": a dedicated error, not a missing device."""
+    with pytest.raises(WhatwattLicenceRequired) as err:
+        await client_for(emulator, session).report()
+    assert err.value.status == 404
+    assert "License required" in str(err.value)
+
+
+async def test_report_on_plus_licence_reads_measurements(
+    emulator_factory: Any, session: aiohttp.ClientSession
+) -> None:
+    """PLUS: a report with id, meter, system and the measurements of the meter."""
+    emu = await emulator_factory(licence="PLUS")
+    report = await client_for(emu, session).report()
+    assert report.id is not None
+    assert report.meter.status == "OK"
+    assert report.meter.protocol == "DSMR"
+    assert report.system.id == emu.config.device_id
+    assert report.system.boot_id == emu.boot_id
+    assert report.date_time_utc is not None
+    assert report.date_time_utc.utcoffset() is not None
+    m = report.measurements
+    assert m.power_in is not None
+    assert m.voltage_l1 is not None
+    assert m.energy_in is not None
+
+
+async def test_reboot_posts_and_device_goes_offline(
+    emulator_factory: Any, session: aiohttp.ClientSession
+) -> None:
+    """reboot() gets 204; while the device reboots, calls fail with a connection error."""
+    emu = await emulator_factory(reboot_downtime=0.3)
+    client = client_for(emu, session, request_timeout=2)
+    assert await client.reboot() is None
+    assert [(r.method, r.path, r.status) for r in emu.log] == [("POST", "/api/v1/reboot", 204)]
+    boot_id = emu.boot_id
+    await until(lambda: not emu.online)
+    with pytest.raises(WhatwattConnectionError):
+        await client.system()
+    await until(lambda: emu.online)
+    await client.system()
+    assert emu.boot_id != boot_id
+
+
+async def test_scalers_current_on_dlms_meter(
+    emulator_factory: Any, session: aiohttp.ClientSession
+) -> None:
+    """A DLMS meter reports the scalers in use; a DSMR one none."""
+    dlms = await emulator_factory(meter="dlms")
+    scalers = await client_for(dlms, session).scalers_current()
+    assert scalers
+    assert all(isinstance(s, Scaler) and -6 <= s.scaler <= 6 for s in scalers)
+    assert "1.8.0" in {s.obis for s in scalers}
+    dsmr = await emulator_factory(meter="dsmr")
+    assert await client_for(dsmr, session).scalers_current() == []
+
+
+async def test_custom_scalers_round_trip(
+    emulator_factory: Any, session: aiohttp.ClientSession
+) -> None:
+    """set_scalers_custom POSTs the list and returns it as read back."""
+    emu = await emulator_factory(meter="dlms")
+    client = client_for(emu, session)
+    assert await client.scalers_custom() == []
+    wanted = [Scaler(obis="1.7.0", scaler=-2), Scaler(obis="1.8.255", scaler=3)]
+    assert await client.set_scalers_custom(wanted) == wanted
+    assert [r.body for r in emu.requests("POST")] == [[s.as_dict() for s in wanted]]
+
+
+@pytest.mark.parametrize(
+    ("scaler", "field", "reason"),
+    [
+        (Scaler(obis="1.8", scaler=0), "obis", "invalid_type"),
+        (Scaler(obis="1.8.x", scaler=0), "obis", "invalid_type"),
+        (Scaler(obis="255.8.0", scaler=0), "obis", "out_of_range"),
+        (Scaler(obis="1.8.0", scaler=7), "scaler", "out_of_range"),
+        (Scaler(obis="1.8.0", scaler=True), "scaler", "out_of_range"),
+    ],
+)
+async def test_invalid_custom_scalers_send_nothing(
+    emulator: Emulator, session: aiohttp.ClientSession, scaler: Scaler, field: str, reason: str
+) -> None:
+    """Custom scalers are checked like the device does, before sending."""
+    with pytest.raises(WhatwattValidationError) as err:
+        await client_for(emulator, session).set_scalers_custom([scaler])
+    assert (err.value.field, err.value.reason) == (field, reason)
+    assert emulator.log == []
+
+
+async def test_client_talks_to_the_configured_port_and_hides_the_password(
+    emulator: Emulator, session: aiohttp.ClientSession
+) -> None:
+    """repr names the device; it never shows the password."""
+    client = client_for(emulator, session, password="hunter2")
+    assert repr(client) == f"WhatwattClient('127.0.0.1:{emulator.port}')"
+    assert "hunter2" not in repr(client._auth)
+    assert client.auth_scheme is None
