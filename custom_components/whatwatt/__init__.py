@@ -1,16 +1,75 @@
-"""The whatwatt Go integration."""
+"""The whatwatt Go integration: a smart-meter gateway on the local network."""
 
 from __future__ import annotations
 
+from homeassistant.const import CONF_HOST, CONF_PASSWORD, CONF_PORT, Platform
 from homeassistant.core import HomeAssistant
-from homeassistant.helpers import config_validation as cv
+from homeassistant.exceptions import ConfigEntryNotReady
+from homeassistant.helpers import config_validation as cv, issue_registry as ir
+from homeassistant.helpers.aiohttp_client import async_create_clientsession
 from homeassistant.helpers.typing import ConfigType
 
-from .const import DOMAIN
+from .client import WhatwattClient
+from .const import DEFAULT_PORT, DOMAIN
+from .coordinator import (
+    WhatwattConfigEntry,
+    WhatwattMeterSettingsCoordinator,
+    WhatwattRuntimeData,
+    WhatwattSystemCoordinator,
+    issue_ids,
+)
+from .entity import async_update_devices
+from .live import WhatwattLiveCoordinator
+from .services import async_setup_services
 
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 
+PLATFORMS = [Platform.BUTTON, Platform.NUMBER, Platform.SELECT, Platform.SENSOR, Platform.SWITCH]
+
 
 async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
-    """Set up the integration (config entries only)."""
+    """Register the services (they exist even while no device is loaded)."""
+    async_setup_services(hass)
     return True
+
+
+async def async_setup_entry(hass: HomeAssistant, entry: WhatwattConfigEntry) -> bool:
+    """Connect to the gateway, read it once, then follow its live stream."""
+    client = WhatwattClient(
+        entry.data[CONF_HOST],
+        async_create_clientsession(hass),
+        password=entry.data.get(CONF_PASSWORD),
+        port=entry.data.get(CONF_PORT, DEFAULT_PORT),
+    )
+    system = WhatwattSystemCoordinator(hass, entry, client)
+    await system.async_config_entry_first_refresh()
+    if system.data.device.id is not None and system.data.device.id.upper() != entry.unique_id:
+        raise ConfigEntryNotReady(
+            translation_domain=DOMAIN,
+            translation_key="wrong_device",
+            translation_placeholders={"host": entry.data[CONF_HOST]},
+        )
+    meter_settings = WhatwattMeterSettingsCoordinator(hass, entry, client)
+    await meter_settings.async_config_entry_first_refresh()
+
+    live = WhatwattLiveCoordinator(hass, entry, client, system, meter_settings)
+    system.live = meter_settings.live = live
+    entry.runtime_data = WhatwattRuntimeData(
+        client=client, system=system, meter_settings=meter_settings, live=live
+    )
+    # Both devices exist before any entity: the meter's entities refer to the gateway.
+    async_update_devices(hass, entry)
+    entry.async_on_unload(system.async_add_listener(lambda: async_update_devices(hass, entry)))
+
+    await live.async_start()
+    await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
+    return True
+
+
+async def async_unload_entry(hass: HomeAssistant, entry: WhatwattConfigEntry) -> bool:
+    """Unload the platforms; the stream task and polls stop with the entry."""
+    unloaded = await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
+    if unloaded:
+        for issue_id in issue_ids(entry):
+            ir.async_delete_issue(hass, DOMAIN, issue_id)
+    return unloaded

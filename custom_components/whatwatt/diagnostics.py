@@ -1,0 +1,110 @@
+"""Diagnostics download of a whatwatt Go, with every secret and identifier redacted.
+
+Contains what the device reports (system information, general and meter settings), the state
+of the live connection and of every entity.  Removed: the Web UI password and DLMS keys, MAC
+addresses, SSID/BSSID, IP addresses, host names, names, the device id and the meter's serials.
+Entities are listed by key, not by entity id (which carries the device name).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from homeassistant.components.diagnostics import REDACTED, async_redact_data
+from homeassistant.const import CONF_HOST, CONF_PASSWORD
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers import entity_registry as er
+
+from .client import WhatwattError
+from .client.meter_settings import SECRET_KEYS
+from .coordinator import WhatwattConfigEntry
+
+TO_REDACT = {
+    CONF_HOST,
+    CONF_PASSWORD,
+    *SECRET_KEYS,
+    "bssid",
+    "dns",
+    "gateway",
+    "host_name",
+    "id",
+    "ip",
+    "logical_name",
+    "mac",
+    "meter_id",
+    "name",
+    "serial",
+    "serial_number",
+    "ssid",
+    "custom_ntp_server",
+    "url",
+    "username",
+}
+METER_SERIALS = ("id", "type", "model", "logical_name")
+"""In the meter object these are serial numbers (the type and model often equal the id)."""
+
+
+async def async_get_config_entry_diagnostics(
+    hass: HomeAssistant, entry: WhatwattConfigEntry
+) -> dict[str, Any]:
+    """Return diagnostics for a config entry."""
+    runtime = entry.runtime_data
+    try:
+        settings: dict[str, Any] = await runtime.client.settings()
+    except WhatwattError as err:
+        settings = {"error": type(err).__name__}
+
+    system = async_redact_data(runtime.system.data.raw, TO_REDACT)
+    if isinstance(meter := system.get("meter"), dict):
+        for key in METER_SERIALS:
+            if key in meter:
+                meter[key] = REDACTED
+
+    live = runtime.live
+    return {
+        "entry": {
+            "data": async_redact_data(dict(entry.data), TO_REDACT),
+            "options": async_redact_data(dict(entry.options), TO_REDACT),
+        },
+        "auth_scheme": runtime.client.auth_scheme,
+        "system": system,
+        "settings": async_redact_data(settings, TO_REDACT),
+        "meter_settings": async_redact_data(runtime.meter_settings.data.as_dict(), TO_REDACT),
+        "live": {
+            "online": live.online,
+            "data_current": live.last_update_success,
+            "last_error": (
+                None if live.last_exception is None else type(live.last_exception).__name__
+            ),
+            "stale_after": live.stale_after,
+            "polls_reports": live.polls_reports,
+            "streams_taken_over": live.takeovers,
+            "measurements": (
+                None if live.data is None else async_redact_data(asdict(live.data), TO_REDACT)
+            ),
+        },
+        "entities": _entities(hass, entry),
+    }
+
+
+def _entities(hass: HomeAssistant, entry: WhatwattConfigEntry) -> list[dict[str, Any]]:
+    """Return every entity of the entry by key, with its state (no names, no entity ids)."""
+    prefix = f"{entry.unique_id}_"
+    entities = []
+    for entity in er.async_entries_for_config_entry(er.async_get(hass), entry.entry_id):
+        state = hass.states.get(entity.entity_id)
+        entities.append(
+            {
+                "platform": entity.domain,
+                "key": entity.unique_id.removeprefix(prefix),
+                "disabled": entity.disabled_by is not None,
+                "state": None if state is None else state.state,
+                "attributes": (
+                    None
+                    if state is None
+                    else {k: v for k, v in state.attributes.items() if k != "friendly_name"}
+                ),
+            }
+        )
+    return sorted(entities, key=lambda item: (item["platform"], item["key"]))

@@ -1,0 +1,118 @@
+"""Base entity and the two devices of an entry: the whatwatt Go gateway and its meter."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from homeassistant.const import CONF_HOST, CONF_PORT
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers import device_registry as dr
+from homeassistant.helpers.device_registry import DeviceInfo
+from homeassistant.helpers.entity import EntityDescription
+from homeassistant.helpers.update_coordinator import CoordinatorEntity, DataUpdateCoordinator
+
+from .client import SystemInfo
+from .const import DEFAULT_NAME, DEFAULT_PORT, DOMAIN, MANUFACTURER
+from .coordinator import WhatwattConfigEntry
+
+
+def gateway_name(system: SystemInfo, device_id: str) -> str:
+    """Return the name set in the device's Web UI, or "whatwatt Go XXXXXX" (last 6 of its id)."""
+    return system.device.name or f"{DEFAULT_NAME} {device_id[-6:]}"
+
+
+def configuration_url(host: str, port: int) -> str:
+    """Return the address of the device's Web UI."""
+    if ":" in host:  # an IPv6 address
+        host = f"[{host}]"
+    return f"http://{host}/" if port == DEFAULT_PORT else f"http://{host}:{port}/"
+
+
+def _device_id(entry: WhatwattConfigEntry) -> str:
+    assert entry.unique_id is not None  # every entry is created with the device id
+    return entry.unique_id
+
+
+def gateway_device_info(entry: WhatwattConfigEntry) -> DeviceInfo:
+    """Describe the gateway: identity, firmware and both MAC addresses."""
+    system = entry.runtime_data.system.data
+    device_id = _device_id(entry)
+    return DeviceInfo(
+        identifiers={(DOMAIN, device_id)},
+        connections={
+            (dr.CONNECTION_NETWORK_MAC, dr.format_mac(mac))
+            for mac in (system.wifi.mac, system.ethernet.mac)
+            if mac
+        },
+        configuration_url=configuration_url(
+            entry.data[CONF_HOST], entry.data.get(CONF_PORT, DEFAULT_PORT)
+        ),
+        manufacturer=MANUFACTURER,
+        model=system.device.model,
+        name=gateway_name(system, device_id),
+        serial_number=device_id,
+        sw_version=system.device.firmware,
+    )
+
+
+def meter_device_info(entry: WhatwattConfigEntry, gateway: dr.DeviceEntry) -> DeviceInfo:
+    """Describe the smart meter behind the gateway (what the gateway recognised of it)."""
+    system = entry.runtime_data.system.data
+    device_id = _device_id(entry)
+    meter = system.meter
+    return DeviceInfo(
+        identifiers={(DOMAIN, f"{device_id}_meter")},
+        via_device_id=gateway.id,
+        manufacturer=meter.manufacturer,
+        model=meter.model or meter.type,
+        serial_number=meter.id,
+        translation_key="meter",
+        translation_placeholders={"gateway": gateway_name(system, device_id)},
+    )
+
+
+@callback
+def async_update_devices(hass: HomeAssistant, entry: WhatwattConfigEntry) -> None:
+    """Register both devices, or bring them up to date (new firmware, a meter recognised).
+
+    Entities only link to these devices by identifier, so this is the one place that
+    describes them.
+    """
+    registry = dr.async_get(hass)
+    gateway = registry.async_get_or_create(
+        config_entry_id=entry.entry_id, **gateway_device_info(entry)
+    )
+    registry.async_get_or_create(
+        config_entry_id=entry.entry_id, **meter_device_info(entry, gateway)
+    )
+
+
+class WhatwattEntity[CoordinatorT: DataUpdateCoordinator[Any]](CoordinatorEntity[CoordinatorT]):
+    """An entity of a whatwatt Go: unique id ``<device id>_<key>``, named by translation.
+
+    Unavailable when its coordinator failed, and whenever the device does not answer at all.
+    ``meter=True`` puts the entity on the meter's device instead of the gateway's.
+    """
+
+    _attr_has_entity_name = True
+
+    def __init__(
+        self,
+        entry: WhatwattConfigEntry,
+        coordinator: CoordinatorT,
+        description: EntityDescription,
+        *,
+        meter: bool = False,
+    ) -> None:
+        """Bind the entity to its coordinator, description and device."""
+        super().__init__(coordinator)
+        self.entity_description = description
+        self._live = entry.runtime_data.live
+        self._attr_unique_id = f"{_device_id(entry)}_{description.key}"
+        suffix = "_meter" if meter else ""
+        self._attr_device_info = DeviceInfo(identifiers={(DOMAIN, f"{_device_id(entry)}{suffix}")})
+
+    @property
+    def available(self) -> bool:
+        """Return whether the data is current and the device answers."""
+        return super().available and self._live.online
