@@ -21,8 +21,6 @@ from custom_components.whatwatt.client import (
 from custom_components.whatwatt.client.meter_settings import DEFAULTS, full_settings
 from whatwatt_emulator import Emulator
 
-pytest_plugins = ["whatwatt_emulator.pytest_plugin"]
-
 KEY = "00112233445566778899AABBCCDDEEFF"
 
 
@@ -179,7 +177,9 @@ async def test_update_settings_rejected_by_device_is_an_error(
     assert (await client.settings())["services"]["report_interval"] == 30
 
 
-@pytest.mark.parametrize("changes", [{"services": 5}, {"system": {"name": object()}}])
+@pytest.mark.parametrize(
+    "changes", [{"services": 5}, {"system": {"name": object()}}, {1: {}}, ["services"]]
+)
 async def test_update_settings_with_malformed_changes_sends_nothing(
     emulator: Emulator, session: aiohttp.ClientSession, changes: dict[str, Any]
 ) -> None:
@@ -187,6 +187,15 @@ async def test_update_settings_with_malformed_changes_sends_nothing(
     with pytest.raises(WhatwattValidationError):
         await client_for(emulator, session).update_settings(changes)
     assert emulator.log == []
+
+
+async def test_update_settings_with_nothing_writes_nothing(
+    emulator: Emulator, session: aiohttp.ClientSession
+) -> None:
+    """No changes: no PUT, just the current settings."""
+    result = await client_for(emulator, session).update_settings({})
+    assert result["services"]["broadcast"] is True
+    assert [r.method for r in emulator.log] == ["GET"]
 
 
 async def test_new_password_is_used_after_changing_it(

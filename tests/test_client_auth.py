@@ -13,8 +13,6 @@ import pytest
 from custom_components.whatwatt.client import WhatwattAuthError, WhatwattClient
 from whatwatt_emulator import Emulator
 
-pytest_plugins = ["whatwatt_emulator.pytest_plugin"]
-
 PASSWORD = "Pa55:wörd"
 KEY = "00112233445566778899AABBCCDDEEFF"
 
@@ -118,10 +116,10 @@ async def test_nonce_lifetime_expiry_is_retried(
     emulator_factory: Any, session: aiohttp.ClientSession
 ) -> None:
     """A nonce that timed out on the device costs one extra round trip, not an error."""
-    emu = await emulator_factory(password=PASSWORD, nonce_lifetime=0.05)
+    emu = await emulator_factory(password=PASSWORD, nonce_lifetime=0.3)
     client = client_for(emu, session, password=PASSWORD)
     await client.system()
-    await asyncio.sleep(0.1)
+    await asyncio.sleep(0.4)
     emu.log.clear()
     await client.system()
     assert trips(emu) == [("digest", "GET", 401), ("digest", "GET", 200)]

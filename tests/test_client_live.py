@@ -23,8 +23,6 @@ from custom_components.whatwatt.client import (
 )
 from whatwatt_emulator import Emulator
 
-pytest_plugins = ["whatwatt_emulator.pytest_plugin"]
-
 PASSWORD = "live-pw"
 
 

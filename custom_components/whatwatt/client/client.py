@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 import json
 import logging
+import re
 from typing import Any, Final, NoReturn
 
 import aiohttp
@@ -43,10 +44,10 @@ _MAX_ERROR_TEXT: Final = 200
 
 
 def _scrub(text: str, secrets: Iterable[str]) -> str:
-    """Blank out every secret that the device might echo back."""
+    """Blank out every secret the device might echo back (in any letter case: keys are hex)."""
     for secret in secrets:
         if secret:
-            text = text.replace(secret, "***")
+            text = re.sub(re.escape(secret), "***", text, flags=re.IGNORECASE)
     return text
 
 
@@ -120,11 +121,14 @@ class WhatwattClient:
         """Change only the given general settings (PUT, nested by section), then read back.
 
         ``changes`` nests like the device's object, e.g. ``{"services": {"broadcast": False}}``.
-        A new ``system.password`` is used for the requests that follow.
+        The device checks the values (400 becomes WhatwattResponseError); the client checks
+        only the shape.  A new ``system.password`` is used for the requests that follow.
+        Nothing given: nothing is sent, the current settings are returned.
         """
         body = _settings_body(changes)
-        system = body.get("system")
-        new_password = system.get("password") if isinstance(system, Mapping) else None
+        if not body:
+            return await self.settings()
+        new_password = body.get("system", {}).get("password")
         secrets = (new_password,) if isinstance(new_password, str) else ()
         await self._request("PUT", SETTINGS, body, secrets)
         if isinstance(new_password, str):
@@ -307,6 +311,8 @@ def _without_password(settings: dict[str, Any]) -> dict[str, Any]:
 
 def _settings_body(changes: Mapping[str, Any]) -> dict[str, Any]:
     """Check the shape of a general-settings change: sections of JSON values."""
+    if not isinstance(changes, Mapping):
+        raise WhatwattValidationError("settings", "invalid_type", "an object of sections")
     body: dict[str, Any] = {}
     for section, values in changes.items():
         if not isinstance(section, str) or not isinstance(values, Mapping):
