@@ -14,9 +14,10 @@ from contextlib import asynccontextmanager
 import math
 from typing import TYPE_CHECKING, Any, Final
 
-from homeassistant.const import Platform
+from homeassistant.const import EntityCategory, Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
+from homeassistant.helpers.entity import EntityDescription
 
 from .client.exceptions import (
     WhatwattAuthError,
@@ -27,6 +28,8 @@ from .client.exceptions import (
 )
 from .client.meter_settings import SPECS, Kind, MeterSettings, SettingSpec, full_settings, validate
 from .const import DOMAIN
+from .coordinator import WhatwattMeterSettingsCoordinator
+from .entity import WhatwattEntity
 
 if TYPE_CHECKING:
     from .coordinator import WhatwattConfigEntry
@@ -57,6 +60,13 @@ def entity_platform(spec: SettingSpec) -> Platform | None:
     if spec.kind is Kind.BOOL:
         return Platform.SWITCH
     return Platform.NUMBER
+
+
+def number_range(spec: SettingSpec) -> tuple[float, float]:
+    """Return the documented range of a numeric setting (every one has both bounds)."""
+    assert spec.minimum is not None
+    assert spec.maximum is not None
+    return spec.minimum, spec.maximum
 
 
 def entity_specs(platform: Platform, settings: MeterSettings) -> list[SettingSpec]:
@@ -166,3 +176,44 @@ async def async_handle_errors(
             translation_key="setting_unknown_error",
             translation_placeholders={"error": str(err)},
         ) from err
+
+
+def setting_description[D: EntityDescription](cls: type[D], spec: SettingSpec) -> D:
+    """Describe the entity of a setting: named by translation, config category."""
+    return cls(
+        key=spec.key,
+        translation_key=spec.key,
+        entity_category=EntityCategory.CONFIG,
+        entity_registry_enabled_default=spec.key in ENABLED_BY_DEFAULT,
+    )
+
+
+class WhatwattSettingEntity(WhatwattEntity[WhatwattMeterSettingsCoordinator]):
+    """An entity showing one meter setting; a change is a PUT of that one field.
+
+    The value read back is pushed to the meter-settings coordinator, so every entity shows
+    what the device really has; a failed or ignored write raises a translated error.
+    """
+
+    def __init__(
+        self, entry: WhatwattConfigEntry, spec: SettingSpec, description: EntityDescription
+    ) -> None:
+        """Show setting ``spec`` of the gateway of ``entry``."""
+        super().__init__(entry, entry.runtime_data.meter_settings, description)
+        self._entry = entry
+        self._spec = spec
+
+    @property
+    def setting(self) -> Any:
+        """The setting's value as the device last reported it (None if it did not)."""
+        return getattr(self.coordinator.data, self._spec.key)
+
+    @property
+    def available(self) -> bool:
+        """Unavailable when the device is, or when it stops reporting this setting."""
+        return super().available and self.setting is not None
+
+    async def async_write_setting(self, value: Any) -> None:
+        """Write the setting (PUT of this one field), verified by reading it back."""
+        async with async_handle_errors(self.hass, self._entry):
+            await async_write_meter_settings(self._entry, {self._spec.key: value})

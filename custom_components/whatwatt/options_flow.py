@@ -56,7 +56,12 @@ from .client.meter_settings import (
     validate as validate_settings,
 )
 from .const import DOMAIN
-from .helpers import NUMBER_UNITS, SettingNotAppliedError, async_write_meter_settings
+from .helpers import (
+    NUMBER_UNITS,
+    SettingNotAppliedError,
+    async_write_meter_settings,
+    number_range,
+)
 
 if TYPE_CHECKING:
     from .coordinator import WhatwattConfigEntry
@@ -111,13 +116,13 @@ def _selector(spec: SettingSpec) -> Selector[Any]:
         return _Boolean()
     if spec.kind is Kind.KEY:
         return _Text(TextSelectorConfig(type=TextSelectorType.PASSWORD, autocomplete="off"))
+    minimum, maximum = number_range(spec)
     config = NumberSelectorConfig(
-        mode=NumberSelectorMode.BOX, step=1 if spec.kind is Kind.INT else "any"
+        min=minimum,
+        max=maximum,
+        mode=NumberSelectorMode.BOX,
+        step=1 if spec.kind is Kind.INT else "any",
     )
-    if spec.minimum is not None:
-        config["min"] = spec.minimum
-    if spec.maximum is not None:
-        config["max"] = spec.maximum
     if spec.key in NUMBER_UNITS:
         config["unit_of_measurement"] = NUMBER_UNITS[spec.key]
     return _Number(config)
@@ -214,8 +219,6 @@ class WhatwattOptionsFlow(OptionsFlowWithReload):
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
         """Apply changes that can cut the meter link once the user has confirmed them."""
-        if user_input is None:
-            return await self._show_confirm()
         changes, self._pending = self._pending, {}
         return await self._async_apply(changes)
 
@@ -285,8 +288,6 @@ class WhatwattOptionsFlow(OptionsFlowWithReload):
         except SettingNotAppliedError as err:
             self._current = entry.runtime_data.meter_settings.data
             return await self._show_field_error(_FieldError(err.field, "not_applied"))
-        except WhatwattValidationError as err:
-            return await self._show_field_error(_FieldError(err.field, err.reason, err.allowed))
         except WhatwattResponseError as err:
             if err.status == 400 and (field := _rejected_field(err, changes)) is not None:
                 return await self._show_field_error(

@@ -1,0 +1,49 @@
+"""Switch entities for the on/off meter settings."""
+
+from __future__ import annotations
+
+from typing import Any, override
+
+from homeassistant.components.switch import SwitchEntity, SwitchEntityDescription
+from homeassistant.const import Platform
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+
+from .coordinator import WhatwattConfigEntry
+from .helpers import WhatwattSettingEntity, entity_specs, setting_description
+
+PARALLEL_UPDATES = 1
+
+
+async def async_setup_entry(
+    hass: HomeAssistant,
+    entry: WhatwattConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+) -> None:
+    """Add a switch for every on/off setting the gateway reports."""
+    settings = entry.runtime_data.meter_settings.data
+    async_add_entities(
+        WhatwattSettingSwitch(entry, spec, setting_description(SwitchEntityDescription, spec))
+        for spec in entity_specs(Platform.SWITCH, settings)
+    )
+
+
+class WhatwattSettingSwitch(WhatwattSettingEntity, SwitchEntity):
+    """A meter setting that is on or off."""
+
+    @property
+    @override
+    def is_on(self) -> bool | None:
+        """Return the device's value."""
+        value = self.setting
+        return value if isinstance(value, bool) else None
+
+    @override
+    async def async_turn_on(self, **kwargs: Any) -> None:
+        """Turn the setting on (PUT of this field)."""
+        await self.async_write_setting(True)
+
+    @override
+    async def async_turn_off(self, **kwargs: Any) -> None:
+        """Turn the setting off (PUT of this field)."""
+        await self.async_write_setting(False)

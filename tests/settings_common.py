@@ -1,0 +1,65 @@
+"""Fixtures and helpers shared by the meter-settings tests (options flow, actions, entities).
+
+Every test runs the integration against the emulator on 127.0.0.1: what the device received
+is read from ``emulator.log``, what it stores from ``emulator.meter_settings``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+from unittest.mock import patch
+
+from homeassistant.config_entries import ConfigEntryState
+from homeassistant.const import CONF_HOST, CONF_PASSWORD, CONF_PORT, Platform
+from homeassistant.core import HomeAssistant
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from custom_components.whatwatt.const import DOMAIN
+from whatwatt_emulator import Emulator
+
+METER_SETTINGS_PATH = "/api/v1/meter/settings"
+KEY = "00112233445566778899AABBCCDDEEFF"
+"""A DLMS key typed by a user in tests (never the emulator meter's own key)."""
+
+
+def meter_writes(emulator: Emulator) -> list[tuple[str, Any]]:
+    """Return the (method, body) of every PUT/POST the device got for its meter settings."""
+    return [
+        (request.method, request.body)
+        for request in emulator.log
+        if request.path == METER_SETTINGS_PATH and request.method in ("PUT", "POST")
+    ]
+
+
+def make_entry(emulator: Emulator, password: str | None = None) -> MockConfigEntry:
+    """Return a config entry for the emulated gateway, as the config flow creates it."""
+    data: dict[str, Any] = {CONF_HOST: emulator.host, CONF_PORT: emulator.port}
+    if password is not None:
+        data[CONF_PASSWORD] = password
+    return MockConfigEntry(
+        domain=DOMAIN, title="whatwatt Go", unique_id=emulator.config.device_id, data=data
+    )
+
+
+async def async_load(hass: HomeAssistant, entry: MockConfigEntry) -> MockConfigEntry:
+    """Add the entry to Home Assistant and set it up."""
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    assert entry.state is ConfigEntryState.LOADED
+    return entry
+
+
+@asynccontextmanager
+async def loaded(
+    hass: HomeAssistant, emulator: Emulator, platforms: list[Platform]
+) -> AsyncIterator[MockConfigEntry]:
+    """Set the integration up against the emulator, forwarding only ``platforms``."""
+    with patch("custom_components.whatwatt.PLATFORMS", platforms):
+        entry = await async_load(hass, make_entry(emulator))
+        emulator.log.clear()
+        yield entry
+        await hass.config_entries.async_unload(entry.entry_id)
+        await hass.async_block_till_done()
