@@ -155,14 +155,17 @@ async def async_handle_errors(
             translation_domain=DOMAIN, translation_key="setting_auth_failed"
         ) from err
     except WhatwattResponseError as err:
-        rejected = err.status is not None and 400 <= err.status < 500
+        said = err.device_message or err.error or str(err)
+        if err.status is not None and 400 <= err.status < 500:
+            raise HomeAssistantError(
+                translation_domain=DOMAIN,
+                translation_key="setting_rejected",
+                translation_placeholders={"status": str(err.status), "error": said},
+            ) from err
         raise HomeAssistantError(
             translation_domain=DOMAIN,
-            translation_key="setting_rejected" if rejected else "setting_device_error",
-            translation_placeholders={
-                "status": str(err.status),
-                "error": err.device_message or err.error or str(err),
-            },
+            translation_key="setting_device_error",
+            translation_placeholders={"error": said},
         ) from err
     except WhatwattConnectionError as err:
         raise HomeAssistantError(
