@@ -14,6 +14,7 @@ from unittest.mock import patch
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import CONF_HOST, CONF_PASSWORD, CONF_PORT, Platform
 from homeassistant.core import HomeAssistant
+from homeassistant.helpers import entity_registry as er
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.whatwatt.const import DOMAIN
@@ -63,3 +64,12 @@ async def loaded(
         yield entry
         await hass.config_entries.async_unload(entry.entry_id)
         await hass.async_block_till_done()
+
+
+def entity_id(hass: HomeAssistant, emulator: Emulator, platform: Platform, key: str) -> str:
+    """Return the entity id of setting ``key`` on ``platform`` (found by its unique id)."""
+    found = er.async_get(hass).async_get_entity_id(
+        platform, DOMAIN, f"{emulator.config.device_id}_{key}"
+    )
+    assert found is not None, key
+    return found

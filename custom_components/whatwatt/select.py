@@ -65,19 +65,12 @@ class WhatwattSettingSelect(WhatwattSettingEntity, SelectEntity):
     def current_option(self) -> str | None:
         """Return the device's value."""
         value = self.setting
-        if value is None:
-            return None
-        return value if isinstance(value, str) else _text(value)
+        return value if value is None or isinstance(value, str) else _text(value)
 
     @override
     async def async_select_option(self, option: str) -> None:
-        """Set the setting to ``option`` (PUT of this field)."""
-        value: str | int | float = option
-        if self._spec.kind is Kind.INT:
-            value = int(option)
-        elif self._spec.kind is Kind.FLOAT:
-            value = float(option)
-        await self.async_write_setting(value)
+        """Set the setting to ``option`` (PUT of this field; a number for the baud rate)."""
+        await self.async_write_setting(option if self._spec.kind is Kind.ENUM else int(option))
 
 
 def _text(value: float) -> str:
