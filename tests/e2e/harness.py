@@ -46,9 +46,8 @@ def wait_for[T](
         except (OSError, AssertionError, LookupError, ValueError) as err:  # keep trying
             last = err
         time.sleep(every)
-    raise TimeoutError(
-        f"{what}: not within {timeout} s" + (f" (last error: {last})" if last else "")
-    )
+    detail = f" (last error: {last})" if last else ""
+    raise TimeoutError(f"{what}: not within {timeout} s{detail}")
 
 
 def http_json(url: str, method: str = "GET", data: Any = None, timeout: float = 10.0) -> Any:
@@ -150,3 +149,53 @@ def clean_artifacts() -> None:
     for p in ARTIFACTS.iterdir():
         if p.is_file():
             p.unlink()
+
+
+_ROW_TEXTS_JS = """(rows) => rows.map((row) => {
+  const out = [];
+  const walk = (n) => {
+    if (n.nodeType === 3) { const t = n.textContent.trim(); if (t) out.push(t); return; }
+    if (n.shadowRoot) walk(n.shadowRoot);
+    for (const c of n.childNodes) walk(c);
+  };
+  walk(row);
+  return out;
+})"""
+
+
+def entity_row_value(page: Page, name: str) -> str | None:
+    """Return the shown state of the entity row called `name` on a device page, or None.
+
+    The text sits across shadow roots (name in one, value slotted), so walk them.
+    """
+    rows = page.locator("hui-sensor-entity-row, hui-generic-entity-row")
+    for texts in rows.evaluate_all(_ROW_TEXTS_JS):
+        if len(texts) >= 2 and texts[0] == name:
+            return str(texts[-1])
+    return None
+
+
+class EmulatorAdmin:
+    """The emulator's admin endpoints (--admin): its request log, read over HTTP."""
+
+    def __init__(self, url: str) -> None:
+        """Admin API of the emulator at `url`."""
+        self.url = url
+
+    def clear_log(self) -> None:
+        """Forget the requests seen so far."""
+        http_json(self.url + "/_emulator/log", method="DELETE")
+
+    def requests(self, method: str | None = None, path: str | None = None) -> list[dict[str, Any]]:
+        """Return the logged requests (method, path, body, auth, status, ...), filtered."""
+        log: list[dict[str, Any]] = http_json(self.url + "/_emulator/log")
+        return [
+            r
+            for r in log
+            if (method is None or r["method"] == method) and (path is None or r["path"] == path)
+        ]
+
+    def state(self) -> dict[str, Any]:
+        """Return the emulator's state (meter settings as stored on the 'device', ...)."""
+        result: dict[str, Any] = http_json(self.url + "/_emulator/state")
+        return result

@@ -16,8 +16,30 @@ pytest.importorskip("playwright.sync_api", reason="e2e needs Playwright (scripts
 from scripts.devtools import haapi
 
 from .conftest import World
+from .harness import EmulatorAdmin, entity_row_value, wait_for
 
 pytestmark = pytest.mark.e2e
+
+DEVICE = "whatwatt Go 9F8124"  # the emulator's default device id A842E39F8124
+METER = f"{DEVICE} meter"
+SETTINGS_PATH = "/api/v1/meter/settings"
+
+
+def emulator_admin(world: World) -> EmulatorAdmin:
+    """The running emulator's admin API; fail the step (naming why) if it did not start."""
+    if world.emulator is None:
+        pytest.fail(f"the emulator did not start: {world.emulator_error}")
+    return EmulatorAdmin(world.emulator.url)
+
+
+def open_meter_settings_form(world: World) -> None:
+    """Integration page -> Configure (cog) -> "Edit settings": the options form."""
+    page = world.page
+    page.goto(world.hass.url + "/config/integrations/integration/whatwatt", wait_until="load")
+    page.get_by_role("button", name="Configure").click()
+    dialog = page.locator("dialog-data-entry-flow")
+    dialog.get_by_text("Edit settings").click()
+    dialog.get_by_text("Baud rate").first.wait_for()
 
 
 def test_step1_user_logs_in_to_onboarded_home_assistant(step: World) -> None:
@@ -34,3 +56,128 @@ def test_step1_user_logs_in_to_onboarded_home_assistant(step: World) -> None:
     page.locator("ha-sidebar").wait_for(state="visible", timeout=30_000)
     page.get_by_text("Overview").first.wait_for(state="visible")
     step.screens.shot("step1-logged-in")
+
+
+def test_step2_discovered_device_is_added_with_its_password(step: World) -> None:
+    """Step 2: the whatwatt Go found over mDNS shows under "Discovered"; Add, password, done."""
+    step.need("step1")
+    emulator_admin(step)
+    page = step.page
+    page.goto(step.hass.url + "/config/integrations/dashboard", wait_until="load")
+    card = page.locator("ha-config-flow-card").filter(has_text=DEVICE)
+    card.wait_for(timeout=60_000)  # mDNS discovery needs a few seconds after HA starts
+    page.get_by_text("Discovered").first.wait_for()
+    step.screens.shot("step2-discovered")
+    card.get_by_role("button", name="Add").click()
+    dialog = page.locator("dialog-data-entry-flow")
+    dialog.get_by_text("10.77.0.2").first.wait_for()  # the confirm form names the device's address
+    dialog.locator('input[type="password"]').fill(step.emulator.password)  # type: ignore[union-attr]
+    step.screens.shot("step2-password")
+    dialog.get_by_role("button", name="Submit").click()
+    finish = dialog.get_by_role("button", name=re.compile(r"finish", re.IGNORECASE))
+    finish.wait_for(timeout=30_000)
+    # "Name and assign" lists both devices: the gateway and the meter behind it
+    names = dialog.locator("input").evaluate_all("(els) => els.map((e) => e.value)")
+    assert DEVICE in names, names
+    assert METER in names, names
+    step.screens.shot("step2-added")
+    finish.click()
+    entries = step.api.entries("whatwatt")
+    assert [(e["title"], e["state"]) for e in entries] == [(DEVICE, "loaded")], entries
+
+
+def test_step3_device_page_shows_live_power_changing(step: World) -> None:
+    """Step 3: from the integration page to the meter device; its power reading changes live."""
+    step.need("step2")
+    page = step.page
+    page.goto(step.hass.url + "/config/integrations/integration/whatwatt", wait_until="load")
+    page.get_by_text(METER, exact=True).click()
+    page.wait_for_url(re.compile(r"/config/devices/device/"))
+    page.get_by_text("Power import", exact=True).wait_for()
+    first = wait_for("a Power import value", lambda: entity_row_value(page, "Power import"))
+    assert re.fullmatch(r"[\d.,]+\s*k?W", first), f"Power import shows {first!r}, not a power"
+    step.screens.shot("step3-device-power")
+    later = wait_for(
+        f"Power import to change from {first}",
+        lambda: (v := entity_row_value(page, "Power import")) != first and v,
+        timeout=20,
+    )
+    step.screens.shot("step3-device-power-changed")
+    assert later != first
+
+
+def test_step4_options_flow_sends_only_the_changed_fields(step: World) -> None:
+    """Step 4: change baud rate and parity in the options; one PUT with exactly those two."""
+    step.need("step2")
+    admin = emulator_admin(step)
+    before = admin.state()["meter_settings"]
+    assert (before["baudrate"], before["parity"]) == (115200, "none"), before
+    admin.clear_log()
+    open_meter_settings_form(step)
+    page = step.page
+    dialog = page.locator("dialog-data-entry-flow")
+    baud = dialog.get_by_role("spinbutton").first  # the form's first field: Baud rate
+    assert baud.input_value() == "115200"  # the form opens on what the device reports
+    baud.fill("9600")
+    dialog.get_by_label("Parity").click()
+    page.get_by_role("menuitem", name="Even").click()
+    step.screens.shot("step4-options-form")
+    assert admin.requests(method="PUT") == [], "something was sent before Submit"
+    dialog.get_by_role("button", name="Submit").click()
+    # serial changes can cut the meter link: the flow lists them and asks to confirm
+    dialog.get_by_text("Confirm changes").first.wait_for()
+    step.screens.shot("step4-options-confirm")
+    dialog.get_by_role("button", name="Submit").click()
+    dialog.get_by_text("Options successfully saved").wait_for()
+    step.screens.shot("step4-options-saved")
+    dialog.get_by_role("button", name="Finish").click()
+    writes = [r for r in admin.requests() if r["method"] in ("PUT", "POST")]
+    assert len(writes) == 1, f"expected one write, the emulator saw {writes}"
+    (put,) = writes
+    assert (put["method"], put["path"], put["status"]) == ("PUT", SETTINGS_PATH, 200), put
+    assert put["body"] == {"baudrate": 9600, "parity": "even"}, put["body"]
+    after = admin.state()["meter_settings"]
+    assert (after["baudrate"], after["parity"]) == (9600, "even")
+    step.facts["settings_changed"] = True
+
+
+def test_step5_invalid_encryption_key_shows_field_error_and_sends_nothing(step: World) -> None:
+    """Step 5: a malformed encryption key gets a translated error; nothing reaches the device."""
+    step.need("step2")
+    admin = emulator_admin(step)
+    open_meter_settings_form(step)
+    admin.clear_log()  # opening the form reads the settings (GET); count from here
+    page = step.page
+    dialog = page.locator("dialog-data-entry-flow")
+    dialog.locator('input[name="encryption_key"]').fill("not-a-key")
+    dialog.get_by_role("button", name="Submit").click()
+    error = dialog.get_by_text("a key is exactly 32 hexadecimal characters")
+    error.first.wait_for()
+    error.first.scroll_into_view_if_needed()
+    step.screens.shot("step5-invalid-key-error")
+    assert error.first.inner_text().startswith("Encryption key:")
+    assert admin.requests() == [], "the device got a request for an invalid key"
+    assert "not-a-key" not in step.hass.log_text()
+    dialog.get_by_role("button", name="Close").or_(
+        dialog.locator("ha-icon-button").first
+    ).first.click()
+
+
+def test_step6_get_meter_settings_action_shows_the_response(step: World) -> None:
+    """Step 6: Developer tools -> Actions -> whatwatt.get_meter_settings shows the settings."""
+    step.need("step2")
+    page = step.page
+    page.goto(step.hass.url + "/developer-tools/action", wait_until="load")
+    page.locator("ha-service-picker").click()
+    # fill the picker's own search box (keys typed into the page are HA's shortcuts)
+    page.get_by_placeholder("Search").fill("Get meter settings")
+    page.get_by_text("whatwatt.get_meter_settings").first.click()
+    page.get_by_role("button", name="Perform action").click()
+    page.get_by_text("Response", exact=True).wait_for()
+    expected = "baudrate: 9600" if step.facts.get("settings_changed") else "baudrate: 115200"
+    line = page.get_by_text(expected, exact=True)
+    line.first.wait_for()
+    line.first.scroll_into_view_if_needed()
+    step.screens.shot("step6-action-response")
+    if step.facts.get("settings_changed"):
+        page.get_by_text("parity: even", exact=True).first.wait_for()
