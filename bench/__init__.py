@@ -1,0 +1,1 @@
+"""Benchmarks of the whatwatt integration inside Home Assistant (run with scripts/bench)."""

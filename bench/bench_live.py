@@ -1,0 +1,233 @@
+"""Live events through a real Home Assistant.
+
+1. report -> state latency and lost/duplicated events (10 000 numbered events);
+6. HA CPU per 1000 events with the recorder on (sqlite file), and memory growth over them.
+The device runs in a child process (bench.emitter): this process's CPU time is HA's alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+import gc
+import os
+from pathlib import Path
+import time
+from typing import Any
+
+from homeassistant.const import EVENT_STATE_CHANGED
+from homeassistant.core import Event, EventStateChangedData, HomeAssistant, callback
+from homeassistant.helpers import entity_registry as er
+from homeassistant.helpers.event import async_track_state_change_event
+import pytest
+from pytest_homeassistant_custom_component.components.recorder.common import (
+    async_recorder_block_till_done,
+)
+
+from .emitter import SEQ_BASE
+from .harness import add_entry, cpu_seconds, emitter, entity_id, percentile, rss_bytes
+from .results import record
+
+EVENTS = int(os.environ.get("BENCH_EVENTS", "10000"))
+CPU_EVENTS = int(os.environ.get("BENCH_CPU_EVENTS", "3000"))
+INTERVAL = float(os.environ.get("BENCH_INTERVAL", "0.005"))
+LATENCY_P99_TARGET_MS = 20.0
+CPU_TARGET_S = 2.0
+VENDOR_MQTT_CPU_S = 4.1
+
+
+@pytest.fixture
+def recorder_db_url(tmp_path: Path) -> str:
+    """The recorder writes to an sqlite file, as in a real installation."""
+    return f"sqlite:///{tmp_path / 'home-assistant_v2.db'}"
+
+
+@pytest.fixture
+def recorder_config() -> dict[str, Any]:
+    """HA's default commit interval (phcc's recorder would commit after every event)."""
+    return {"commit_interval": 5}
+
+
+@dataclass
+class LiveRun:
+    """What one run of numbered events gave."""
+
+    sent: int
+    rate: float
+    latencies_ms: list[float]
+    lost: int
+    duplicates: int
+    changes_per_event: float
+    cpu_s: float
+    wall_s: float
+    rss_growth: int
+    gc_pauses_ms: list[float] = field(default_factory=list)
+
+    @property
+    def cpu_per_1000(self) -> float:
+        return self.cpu_s * 1000 / self.sent
+
+
+async def _live_run(  # noqa: PLR0915
+    hass: HomeAssistant, events: int, *, recorder: bool
+) -> LiveRun:
+    """Set up one device, stream ``events`` numbered events, time each to its state."""
+    async with emitter(1, interval=INTERVAL) as device:
+        device_id = device.ids[0]
+        entry = add_entry(hass, device.ports[0], device_id)
+        assert await hass.config_entries.async_setup(entry.entry_id)
+        await hass.async_block_till_done()
+        power = entity_id(hass, device_id, "power_import")
+        registry = er.async_get(hass)
+        watched = {
+            e.entity_id
+            for e in er.async_entries_for_config_entry(registry, entry.entry_id)
+            if e.domain == "sensor"
+        }
+        await asyncio.sleep(2)  # steady state (the recorder has caught up with setup)
+        if recorder:
+            await async_recorder_block_till_done(hass)
+
+        seen: list[tuple[int, float]] = []
+        updates: list[int] = []
+        changes = 0
+        all_in = asyncio.Event()
+        live = entry.runtime_data.live
+
+        @callback
+        def on_power(event: Event[EventStateChangedData]) -> None:
+            now = time.monotonic()
+            state = event.data["new_state"]
+            if state is None or state.state in ("unknown", "unavailable"):
+                return
+            seq = round(float(state.state)) - SEQ_BASE
+            if seq > 0:
+                seen.append((seq, now))
+                if seq == events:
+                    all_in.set()
+
+        @callback
+        def on_any(event: Event[EventStateChangedData]) -> None:
+            nonlocal changes
+            if event.data["entity_id"] in watched:
+                changes += 1
+
+        @callback
+        def on_update() -> None:
+            data = live.data
+            if data is not None and data.power_in is not None and data.power_in > SEQ_BASE / 1000:
+                updates.append(round(data.power_in * 1000) - SEQ_BASE)
+
+        unsubs = [
+            async_track_state_change_event(hass, [power], on_power),
+            hass.bus.async_listen(EVENT_STATE_CHANGED, on_any),
+            live.async_add_listener(on_update),
+        ]
+        gc_pauses: list[float] = []
+        gc_start = [0.0]
+
+        def on_gc(phase: str, info: dict[str, int]) -> None:
+            if phase == "start":
+                gc_start[0] = time.perf_counter()
+            else:
+                gc_pauses.append((time.perf_counter() - gc_start[0]) * 1000)
+
+        rss0, cpu0, wall0 = rss_bytes(), cpu_seconds(), time.monotonic()
+        gc.callbacks.append(on_gc)
+        stamps = await device.run(events)
+        try:
+            async with asyncio.timeout(10):
+                await all_in.wait()
+        except TimeoutError:
+            pass
+        await asyncio.sleep(0.2)  # late duplicates would show up here
+        if recorder:
+            await async_recorder_block_till_done(hass)
+        gc.callbacks.remove(on_gc)
+        cpu1, wall1 = cpu_seconds(), time.monotonic()
+        rss1 = rss_bytes()
+        for unsub in unsubs:
+            unsub()
+
+    sent = len(stamps)
+    first: dict[int, float] = {}
+    for seq, at in seen:
+        first.setdefault(seq, at)
+    latencies = [(first[s] - stamps[s - 1]) * 1000 for s in range(1, sent + 1) if s in first]
+    if dump := os.environ.get("BENCH_DUMP"):  # seq, emitted, state changed (for analysis)
+        with open(dump, "w", encoding="ascii") as out:  # noqa: ASYNC230
+            out.writelines(f"{n} {stamps[n - 1]:.6f} {first.get(n, 0):.6f}\n" for n in first)
+    return LiveRun(
+        sent=sent,
+        rate=(sent - 1) / (stamps[-1] - stamps[0]) if sent > 1 else 0.0,
+        latencies_ms=latencies,
+        lost=sent - len(latencies),
+        duplicates=(len(seen) - len(first)) + (len(updates) - len(set(updates))),
+        changes_per_event=changes / sent,
+        cpu_s=cpu1 - cpu0,
+        wall_s=wall1 - wall0,
+        rss_growth=rss1 - rss0,
+        gc_pauses_ms=gc_pauses,
+    )
+
+
+def _record_latency(section: str, run: LiveRun, label: str, *, target: bool) -> None:
+    p50 = percentile(run.latencies_ms, 0.50)
+    p99 = percentile(run.latencies_ms, 0.99)
+    record(section, f"{label}: report->state p50", f"{p50:.2f} ms")
+    met = p99 < LATENCY_P99_TARGET_MS if target else None
+    goal = "< 20 ms" if target else ""
+    record(section, f"{label}: report->state p99", f"{p99:.2f} ms", target=goal, met=met)
+    record(section, f"{label}: report->state max", f"{max(run.latencies_ms):.2f} ms")
+    pauses = run.gc_pauses_ms
+    big = [p for p in pauses if p > 5]
+    record(
+        section,
+        f"{label}: GC runs / > 5 ms / longest",
+        f"{len(pauses)} / {len(big)} / {max(pauses, default=0):.1f} ms",
+    )
+
+
+async def test_report_to_state_latency(hass: HomeAssistant, socket_enabled: None) -> None:
+    """1: 10 000 numbered events; latency of each, none lost, none duplicated."""
+    run = await _live_run(hass, EVENTS, recorder=False)
+    s = "1 latency"
+    record(s, "events emitted", f"{run.sent} at {run.rate:.0f}/s ({INTERVAL * 1000:g} ms)")
+    _record_latency(s, run, "recorder off", target=True)
+    record(s, "lost events", f"{run.lost}", target="0", met=run.lost == 0)
+    record(
+        s,
+        "duplicated events (state + coordinator)",
+        f"{run.duplicates}",
+        target="0",
+        met=run.duplicates == 0,
+    )
+    record(s, "HA CPU per 1000 events, recorder off", f"{run.cpu_per_1000:.2f} s")
+    record(
+        s, f"RSS growth over {run.sent} events, recorder off", f"{run.rss_growth / 1024:.0f} KiB"
+    )
+    assert run.sent == EVENTS, "the emulator could not emit every event"
+
+
+async def test_cpu_per_1000_events_with_recorder(
+    hass: HomeAssistant, recorder_mock: Any, socket_enabled: None
+) -> None:
+    """6: HA CPU time per 1000 events with the recorder writing every state change."""
+    run = await _live_run(hass, CPU_EVENTS, recorder=True)
+    s = "6 HA CPU"
+    record(s, "events emitted", f"{run.sent} at {run.rate:.0f}/s, recorder on (sqlite file)")
+    record(s, "sensor states changed per event", f"{run.changes_per_event:.1f}")
+    record(
+        s,
+        "HA CPU per 1000 events (recorder on)",
+        f"{run.cpu_per_1000:.2f} s",
+        baseline=f"{VENDOR_MQTT_CPU_S} s (vendor MQTT)",
+        ratio=f"{run.cpu_per_1000 / VENDOR_MQTT_CPU_S:.2f}x",
+        target="<= 2 s",
+        met=run.cpu_per_1000 <= CPU_TARGET_S,
+    )
+    record(s, "HA CPU load during the run", f"{run.cpu_s / run.wall_s * 100:.0f} % of one core")
+    record(s, f"RSS growth over {run.sent} events", f"{run.rss_growth / 1024:.0f} KiB")
+    _record_latency(s, run, "recorder on", target=False)
+    record(s, "lost / duplicated events, recorder on", f"{run.lost} / {run.duplicates}")
+    assert run.sent == CPU_EVENTS, "the emulator could not emit every event"

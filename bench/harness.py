@@ -1,0 +1,122 @@
+"""Helpers shared by the benchmarks: emulator processes, config entries, process figures."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+import gc
+import json
+import os
+import resource
+import sys
+from typing import Any
+
+from homeassistant.const import CONF_HOST, CONF_PASSWORD, CONF_PORT
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers import entity_registry as er
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from custom_components.whatwatt.const import DOMAIN
+
+_PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def cpu_seconds() -> float:
+    """User + system CPU time of this process (all threads: loop, recorder, executor)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def rss_bytes(collect: bool = True) -> int:
+    """Resident set size of this process now (after a full garbage collection)."""
+    if collect:
+        gc.collect()
+    with open("/proc/self/statm", encoding="ascii") as statm:
+        return int(statm.read().split()[1]) * _PAGE
+
+
+@dataclass
+class EmitterProcess:
+    """Emulated devices served by ``bench.emitter`` in a child process."""
+
+    proc: asyncio.subprocess.Process
+    ports: list[int]
+    ids: list[str]
+
+    async def _send(self, command: dict[str, Any]) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write((json.dumps(command) + "\n").encode())
+        await self.proc.stdin.drain()
+
+    async def run(self, events: int) -> list[float]:
+        """Have device 0 emit ``events`` numbered events; return their emission stamps."""
+        await self._send({"cmd": "run", "events": events})
+        assert self.proc.stdout is not None
+        line = await self.proc.stdout.readline()
+        answer = json.loads(line)
+        stamps: list[float] = answer["stamps"]
+        return stamps
+
+
+@asynccontextmanager
+async def emitter(
+    count: int = 1, *, interval: float = 1.0, password: str | None = None, licence: str = "FREE"
+) -> AsyncIterator[EmitterProcess]:
+    """Start ``count`` emulated devices in a child process; stop them afterwards."""
+    args = ["-m", "bench.emitter", "--count", str(count), "--interval", str(interval)]
+    args += ["--licence", licence]
+    if password:
+        args += ["--password", password]
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        *args,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        limit=64 * 1024 * 1024,
+    )
+    try:
+        assert proc.stdout is not None
+        async with asyncio.timeout(30):
+            hello = json.loads(await proc.stdout.readline())
+        yield EmitterProcess(proc, hello["ports"], hello["ids"])
+    finally:
+        if proc.returncode is None:
+            assert proc.stdin is not None
+            proc.stdin.write(b'{"cmd": "quit"}\n')
+            try:
+                async with asyncio.timeout(10):
+                    await proc.wait()
+            except TimeoutError:
+                proc.kill()
+                await proc.wait()
+
+
+def add_entry(
+    hass: HomeAssistant, port: int, device_id: str, password: str | None = None
+) -> MockConfigEntry:
+    """Add (not set up) a config entry for the device on 127.0.0.1:port."""
+    data: dict[str, Any] = {CONF_HOST: "127.0.0.1", CONF_PORT: port}
+    if password:
+        data[CONF_PASSWORD] = password
+    entry = MockConfigEntry(
+        domain=DOMAIN, unique_id=device_id, data=data, title=f"whatwatt {device_id[-6:]}"
+    )
+    entry.add_to_hass(hass)
+    return entry
+
+
+def entity_id(hass: HomeAssistant, device_id: str, key: str) -> str:
+    """Return the entity id of a whatwatt entity by its description key."""
+    registry = er.async_get(hass)
+    found = registry.async_get_entity_id("sensor", DOMAIN, f"{device_id}_{key}")
+    assert found is not None, f"no sensor {key} for {device_id}"
+    return found
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    """Nearest-rank percentile of a non-empty list."""
+    ordered = sorted(values)
+    rank = max(0, min(len(ordered) - 1, round(fraction * len(ordered) + 0.5) - 1))
+    return ordered[rank]
