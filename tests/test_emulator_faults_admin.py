@@ -59,9 +59,10 @@ async def test_disallowed_origin_gets_404(emulator: Emulator) -> None:
 
 async def test_too_large_body_is_refused(emulator: Emulator) -> None:
     """Bodies over 8 kB get 413."""
-    async with aiohttp.ClientSession() as session, session.put(
-        emulator.url + "/api/v1/settings", data=b"{" + b" " * 9000 + b"}"
-    ) as resp:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.put(emulator.url + "/api/v1/settings", data=b"{" + b" " * 9000 + b"}") as resp,
+    ):
         assert resp.status == 413
 
 

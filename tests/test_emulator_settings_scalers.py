@@ -42,9 +42,10 @@ FACTORY = {
 
 
 async def _call(emu: Emulator, method: str, path: str, body: Any = None) -> tuple[int, Any]:
-    async with aiohttp.ClientSession() as session, session.request(
-        method, emu.url + path, json=body
-    ) as resp:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.request(method, emu.url + path, json=body) as resp,
+    ):
         return resp.status, await resp.json()
 
 
@@ -72,8 +73,12 @@ async def test_post_resets_unspecified_fields_to_zero_empty_false(emulator: Emul
     assert body["system"]["host_name"] == ""
     assert body["system"]["p1_wifi_boost"] is False
     assert body["services"]["cloud"]["what_watt"] is False
-    assert body["services"]["report_interval"] == 0
-    assert body["services"]["modbus"] == {"enable": False, "port": 0}
+    assert body["services"]["log"] is False
+    # 0 is outside these fields' own ranges: they fall back to the factory value instead
+    assert body["services"]["report_interval"] == 30
+    assert body["services"]["modbus"] == {"enable": False, "port": 502}
+    assert body["services"]["berry"] == {"auto_run": False, "run_delay": 300}
+    assert body["services"]["sd"] == {"enable": False, "frequency": 15, "recorder_mode": False}
 
 
 async def test_password_is_write_only(emulator: Emulator) -> None:
@@ -90,6 +95,7 @@ async def test_password_is_write_only(emulator: Emulator) -> None:
     ("body", "field", "error"),
     [
         ({"system": {"name": "x" * 32}}, "system.name", "too_long"),
+        ({"system": {"name": 5}}, "system.name", "invalid_type"),
         ({"system": {"host_name": "bad host"}}, "system.host_name", "invalid_host_name"),
         ({"system": {"host_name": "-bad"}}, "system.host_name", "invalid_host_name"),
         ({"system": {"protection": "yes"}}, "system.protection", "invalid_type"),
@@ -124,6 +130,7 @@ async def test_invalid_settings_give_400_and_change_nothing(
     [
         {"system": {"custom_ntp_server": "pool.ntp.org", "use_custom_ntp_server": True}},
         {"system": {"custom_ntp_server": "192.168.1.1"}},
+        {"system": {"custom_ntp_server": "", "use_custom_ntp_server": False}},
         {"system": {"host_name": "whatwatt-9F8124"}},
         {"services": {"report_interval": 3600, "sd": {"frequency": 1}}},
     ],
@@ -223,8 +230,9 @@ async def test_scalers_in_use_change_the_report(emulator_factory: Any) -> None:
     assert lge["report"]["energy"]["active"]["positive"]["total"] == pytest.approx(
         energy * 1000, rel=1e-4
     )
-    await _call(emu, "POST", CUSTOM, [{"obis": "1.8.255", "scaler": -3}, {"obis": "32.7.0",
-                                                                          "scaler": 1}])
+    await _call(
+        emu, "POST", CUSTOM, [{"obis": "1.8.255", "scaler": -3}, {"obis": "32.7.0", "scaler": 1}]
+    )
     await _call(emu, "PUT", "/api/v1/meter/settings", {"scalers_set": "custom"})
     _, custom = await _call(emu, "GET", "/api/v1/report")
     assert custom["report"]["energy"]["active"]["positive"]["total"] == pytest.approx(

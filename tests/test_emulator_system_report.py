@@ -108,8 +108,9 @@ async def test_dsmr_meter_status_follows_the_settings(
     emulator: Emulator, changes: dict[str, Any], status: str, interface: str
 ) -> None:
     """A wrong interface, baud rate or protocol loses the meter, as on the device."""
-    async with aiohttp.ClientSession() as session, session.put(
-        emulator.url + "/api/v1/meter/settings", json=changes
+    async with (
+        aiohttp.ClientSession() as session,
+        session.put(emulator.url + "/api/v1/meter/settings", json=changes),
     ):
         pass
     _, body = await _get(emulator, "/api/v1/system")
@@ -277,9 +278,10 @@ async def test_restore_resets_everything_and_reboots(emulator_factory: Any) -> N
     emu.store_meter_settings({**emu.meter_settings, "baudrate": 9600})
     emu.custom_scalers = [{"obis": "1.8.0", "scaler": 3}]
     emu.settings["system"]["name"] = "x"
-    async with aiohttp.ClientSession(
-        middlewares=(aiohttp.DigestAuthMiddleware("", "pw"),)
-    ) as session, session.post(emu.url + "/api/v1/restore") as resp:
+    async with (
+        aiohttp.ClientSession(middlewares=(aiohttp.DigestAuthMiddleware("", "pw"),)) as session,
+        session.post(emu.url + "/api/v1/restore") as resp,
+    ):
         assert resp.status == 204
     await emu.reboot(wait=True)  # already rebooting: waits for that reboot to finish
     assert emu.meter_settings["baudrate"] == 115200

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import logging
 import signal
 import sys
@@ -59,11 +58,29 @@ def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
     )
 
 
-async def run(config: EmulatorConfig, host: str, port: int, latency: float = 0.0) -> None:
-    """Serve until SIGINT/SIGTERM."""
+async def run(
+    config: EmulatorConfig,
+    host: str,
+    port: int,
+    latency: float = 0.0,
+    stop: asyncio.Event | None = None,
+) -> None:
+    """Serve until SIGINT/SIGTERM (or until ``stop`` is set)."""
+    signals: tuple[signal.Signals, ...] = ()
+    if stop is None:
+        stop = asyncio.Event()
+        signals = (signal.SIGINT, signal.SIGTERM)
+    loop = asyncio.get_running_loop()
+    for sig in signals:
+        loop.add_signal_handler(sig, stop.set)
     emu = Emulator(config)
     emu.faults.latency = latency
-    await emu.start(host=host, port=port)
+    try:
+        await emu.start(host=host, port=port)
+    except BaseException:
+        for sig in signals:
+            loop.remove_signal_handler(sig)
+        raise
     auth = ("digest" if config.uses_digest else "basic") if config.password else "none"
     print(
         f"whatwatt emulator {config.device_id} ({config.meter}, {config.licence}, "
@@ -72,13 +89,12 @@ async def run(config: EmulatorConfig, host: str, port: int, latency: float = 0.0
     )
     if emu.mdns is not None:
         print(f"mdns announced on interfaces: {','.join(emu.mdns.interfaces())}", flush=True)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+        print(f"mdns sockets bound to: {','.join(emu.mdns.bound_addresses())}", flush=True)
     try:
         await stop.wait()
     finally:
+        for sig in signals:
+            loop.remove_signal_handler(sig)
         await emu.stop()
         print("stopped", flush=True)
 
@@ -95,10 +111,9 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    with contextlib.suppress(KeyboardInterrupt):
-        try:
-            asyncio.run(run(config, args.host, args.port, args.latency))
-        except (OSError, ValueError) as err:
-            print(f"error: {err}", file=sys.stderr)
-            return 1
+    try:
+        asyncio.run(run(config, args.host, args.port, args.latency))
+    except (OSError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
     return 0

@@ -358,13 +358,13 @@ class Emulator:
             self._factory_reset()
         await asyncio.sleep(self.config.reboot_downtime)
         self._new_boot()
-        for attempt in range(50):
+        while True:
             try:
                 await self._serve(port)
                 break
-            except OSError:  # pragma: no cover - the port was taken meanwhile
-                _LOGGER.warning("emulator port %s busy after reboot (try %s)", port, attempt)
-                await asyncio.sleep(0.1)
+            except OSError:  # pragma: no cover - someone took the port meanwhile: keep trying
+                _LOGGER.warning("emulator port %s busy after reboot", port)
+                await asyncio.sleep(0.2)
         await self.sync_broadcast()
 
     async def sync_broadcast(self) -> None:

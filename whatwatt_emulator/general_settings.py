@@ -65,9 +65,20 @@ def default_settings(host_name: str) -> dict[str, Any]:
     return _build(flat)
 
 
+def _zero(spec: Spec) -> Any:
+    kind, default, minimum, _maximum, _len = spec
+    if kind == "uint" and minimum is not None and minimum > 0:
+        return default  # 0 would break the field's own range: the factory value instead
+    return _ZERO[kind]
+
+
 def zero_settings() -> dict[str, Any]:
-    """Return what a POST starts from: every field zero, empty or false."""
-    return _build({path: _ZERO[spec[0]] for path, spec in SPECS.items()})
+    """Return what a POST starts from: every field zero, empty or false.
+
+    Numbers whose documented range excludes 0 (report_interval, sd.frequency, modbus.port,
+    berry.run_delay) take their factory default instead (README: deviations).
+    """
+    return _build({path: _zero(spec) for path, spec in SPECS.items()})
 
 
 def public_view(settings: Mapping[str, Any]) -> dict[str, Any]:

@@ -16,7 +16,7 @@ import time
 from typing import Any, Final
 from zoneinfo import ZoneInfo
 
-from .profiles import LEAVES, PROFILES, Profile
+from .profiles import LEAVES, Profile
 
 LOCAL_TZ: Final = ZoneInfo("Europe/Zurich")  # the device default CET-1CEST,M3.5.0,M10.5.0/3
 _TWO_PI: Final = 2 * math.pi
@@ -176,8 +176,3 @@ class Views:
         data["Time"] = local.strftime("%H:%M:%S")
         data["Uptime"] = round(uptime_s / 3600.0, 4)
         return b"event: live\ndata: " + json.dumps(data, separators=(",", ":")).encode() + b"\n\n"
-
-
-def make_views(profile_name: str) -> Views:
-    """Return the views of a named profile."""
-    return Views(PROFILES[profile_name])

@@ -43,11 +43,9 @@ def json_response(
 
 
 def error_response(
-    status: int, error: str | None = None, message: str | None = None, **details: Any
+    status: int, error: str | None = None, message: str | None = None
 ) -> web.Response:
-    """Return ``{"error", "message"[, "details"]}`` with ``status``."""
+    """Return ``{"error", "message"}`` with ``status`` (validation errors add ``details``)."""
     default_error, default_message = _MESSAGES.get(status, ("error", "Error"))
-    body: dict[str, Any] = {"error": error or default_error, "message": message or default_message}
-    if details:
-        body["details"] = details
+    body = {"error": error or default_error, "message": message or default_message}
     return json_response(body, status)

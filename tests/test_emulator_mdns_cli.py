@@ -1,0 +1,175 @@
+"""mDNS announcement (CLI in a subprocess, browsed from another process) and the CLI itself."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from pathlib import Path
+import socket
+import sys
+from typing import Any
+
+import aiohttp
+import pytest
+
+from whatwatt_emulator import Emulator, EmulatorConfig, cli
+from whatwatt_emulator.mdns import MdnsAnnouncer
+
+ROOT = Path(__file__).parents[1]
+BROWSER = """
+import json, sys, time
+from zeroconf import IPVersion, ServiceBrowser, Zeroconf
+zc = Zeroconf(interfaces=["127.0.0.1"], ip_version=IPVersion.V4Only)
+found = {}
+def on_change(zeroconf, service_type, name, state_change):
+    info = zeroconf.get_service_info(service_type, name, timeout=3000)
+    if info is not None and name.startswith("whatwatt Go " + sys.argv[1]):
+        found[name] = {
+            "name": name, "server": info.server, "port": info.port,
+            "addresses": info.parsed_addresses(),
+            "txt": {k.decode(): (v or b"").decode() for k, v in info.properties.items()},
+        }
+ServiceBrowser(zc, "_http._tcp.local.", handlers=[on_change])
+deadline = time.monotonic() + 15
+while not found and time.monotonic() < deadline:
+    time.sleep(0.1)
+zc.close()
+print(json.dumps(list(found.values())))
+"""
+
+
+async def _read_until(stream: asyncio.StreamReader, prefix: str) -> str:
+    async with asyncio.timeout(20):
+        while True:
+            line = (await stream.readline()).decode()
+            if not line:
+                raise AssertionError(f"the emulator exited before printing {prefix!r}")
+            if line.startswith(prefix):
+                return line.strip()
+
+
+async def test_cli_mdns_is_found_by_a_browser_in_another_process(socket_enabled: None) -> None:
+    """``python -m whatwatt_emulator --mdns``: a zeroconf browser in another process finds
+    instance, host, port, address and TXT; zeroconf sends only on the loopback interface."""
+    device_id = "A842E39F8199"
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "whatwatt_emulator", "--host", "127.0.0.1", "--port", "0",
+        "--mdns", "--device-id", device_id,
+        cwd=ROOT, stdout=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    assert proc.stdout is not None
+    try:
+        url = (await _read_until(proc.stdout, "whatwatt emulator")).rsplit(" ", 1)[-1]
+        interfaces = await _read_until(proc.stdout, "mdns announced on interfaces:")
+        bound = await _read_until(proc.stdout, "mdns sockets bound to:")
+        assert interfaces.split(": ")[1].split(",") == ["127.0.0.1"]
+        assert set(bound.split(": ")[1].split(",")) <= {"127.0.0.1", "0.0.0.0"}
+        browser = await asyncio.create_subprocess_exec(
+            sys.executable, "-c", BROWSER, device_id[-6:], stdout=asyncio.subprocess.PIPE
+        )
+        out, _ = await asyncio.wait_for(browser.communicate(), 30)
+        (service,) = json.loads(out)
+        assert service["name"] == "whatwatt Go 9F8199 WebUI._http._tcp.local."
+        assert service["server"].lower() == "whatwatt-9f8199.local."
+        assert service["addresses"] == ["127.0.0.1"]
+        assert url == f"http://127.0.0.1:{service['port']}"
+        assert service["txt"] == {"id": device_id, "type": "100"}
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            proc.terminate()
+        rest, _ = await asyncio.wait_for(proc.communicate(), 15)
+    assert b"stopped" in rest
+    assert proc.returncode == 0
+
+
+async def test_in_process_mdns_binds_only_the_emulator_address(emulator_factory: Any) -> None:
+    """With mdns=True the announcer sends on the serving address only; broadcast off withdraws."""
+    emu: Emulator = await emulator_factory(mdns=True, device_id="A842E39F8177")
+    assert emu.mdns is not None
+    assert emu.mdns.interfaces() == ["127.0.0.1"]
+    assert set(emu.mdns.bound_addresses()) <= {"127.0.0.1", "0.0.0.0"}
+    assert emu.mdns.announced
+    async with aiohttp.ClientSession() as session:
+        async with session.put(
+            emu.url + "/api/v1/settings", json={"services": {"broadcast": False}}
+        ) as resp:
+            assert resp.status == 200
+        assert not emu.mdns.announced
+        async with session.put(
+            emu.url + "/api/v1/settings", json={"services": {"broadcast": True}}
+        ) as resp:
+            assert resp.status == 200
+        assert emu.mdns.announced
+    await emu.stop()
+    assert emu.mdns is None
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "::1", "224.0.0.251"])
+def test_mdns_refuses_anything_but_one_ipv4_address(host: str) -> None:
+    """Never "all interfaces": the announcer needs one concrete IPv4 address."""
+    with pytest.raises(ValueError, match="concrete IPv4"):
+        MdnsAnnouncer(host=host, port=80, device_id="A842E39F8124")
+
+
+async def test_mdns_announcer_before_start_does_nothing() -> None:
+    """An announcer that never started reports no sockets and stops quietly."""
+    announcer = MdnsAnnouncer(host="127.0.0.1", port=80, device_id="A842E39F8124")
+    assert announcer.interfaces() == []
+    assert announcer.bound_addresses() == []
+    await announcer.want(True)
+    assert not announcer.announced
+    await announcer.stop()
+
+
+def test_cli_arguments_become_the_config() -> None:
+    """Every documented option reaches EmulatorConfig."""
+    args = cli.parser().parse_args(
+        ["--password", "pw", "--device-id", "ecc9ff5c7f14", "--licence", "plus",
+         "--firmware", "1.9.0", "--meter", "dlms", "--report-interval", "0.5", "--mdns",
+         "--admin", "--realm", "r", "--meter-key", "1" * 32, "--qop", "auth",
+         "--reboot-downtime", "1", "--nonce-lifetime", "60"]
+    )  # fmt: skip
+    cfg = cli.config_from_args(args)
+    assert cfg == EmulatorConfig(
+        device_id="ECC9FF5C7F14", password="pw", licence="PLUS", firmware="1.9.0", meter="dlms",
+        report_interval=0.5, mdns=True, admin=True, realm="r", meter_key="1" * 32,
+        digest_qop="auth", reboot_downtime=1, nonce_lifetime=60,
+    )  # fmt: skip
+
+
+def test_cli_refuses_a_bad_config(capsys: pytest.CaptureFixture[str]) -> None:
+    """A bad device ID exits with 2 and says why."""
+    assert cli.main(["--device-id", "nope"]) == 2
+    assert "device_id" in capsys.readouterr().err
+
+
+def test_cli_reports_a_busy_port(capsys: pytest.CaptureFixture[str], socket_enabled: None) -> None:
+    """A port already in use exits with 1 and a message."""
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        assert cli.main(["--port", str(busy.getsockname()[1])]) == 1
+    assert "error" in capsys.readouterr().err
+
+
+async def test_cli_run_serves_until_stopped(
+    capsys: pytest.CaptureFixture[str], socket_enabled: None
+) -> None:
+    """run() serves the configured device (with latency) until its stop event is set."""
+    stop = asyncio.Event()
+    config = EmulatorConfig(password="pw", firmware="1.9.0", mdns=True, device_id="A842E39F8166")
+    task = asyncio.create_task(cli.run(config, "127.0.0.1", 0, latency=0.01, stop=stop))
+    out = ""
+    async with asyncio.timeout(10):
+        while "mdns sockets bound to" not in out:
+            await asyncio.sleep(0.02)
+            out += capsys.readouterr().out
+    assert "auth basic" in out
+    assert "mdns announced on interfaces: 127.0.0.1\n" in out
+    url = out.split(" at ")[1].split()[0]
+    async with aiohttp.ClientSession() as session, session.get(url + "/api/v1/system") as resp:
+        assert resp.status == 401
+        assert resp.headers["WWW-Authenticate"].startswith("Basic ")
+    stop.set()
+    await task
