@@ -11,14 +11,15 @@ from contextlib import asynccontextmanager
 from typing import Any
 from unittest.mock import patch
 
-from homeassistant.config_entries import ConfigEntryState
-from homeassistant.const import CONF_HOST, CONF_PASSWORD, CONF_PORT, Platform
+from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import entity_registry as er
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.whatwatt.const import DOMAIN
 from whatwatt_emulator import Emulator
+
+from .integration_common import async_setup, make_entry
 
 METER_SETTINGS_PATH = "/api/v1/meter/settings"
 KEY = "00112233445566778899AABBCCDDEEFF"
@@ -34,32 +35,13 @@ def meter_writes(emulator: Emulator) -> list[tuple[str, Any]]:
     ]
 
 
-def make_entry(emulator: Emulator, password: str | None = None) -> MockConfigEntry:
-    """Return a config entry for the emulated gateway, as the config flow creates it."""
-    data: dict[str, Any] = {CONF_HOST: emulator.host, CONF_PORT: emulator.port}
-    if password is not None:
-        data[CONF_PASSWORD] = password
-    return MockConfigEntry(
-        domain=DOMAIN, title="whatwatt Go", unique_id=emulator.config.device_id, data=data
-    )
-
-
-async def async_load(hass: HomeAssistant, entry: MockConfigEntry) -> MockConfigEntry:
-    """Add the entry to Home Assistant and set it up."""
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
-    assert entry.state is ConfigEntryState.LOADED
-    return entry
-
-
 @asynccontextmanager
 async def loaded(
     hass: HomeAssistant, emulator: Emulator, platforms: list[Platform]
 ) -> AsyncIterator[MockConfigEntry]:
     """Set the integration up against the emulator, forwarding only ``platforms``."""
     with patch("custom_components.whatwatt.PLATFORMS", platforms):
-        entry = await async_load(hass, make_entry(emulator))
+        entry = await async_setup(hass, make_entry(emulator))
         emulator.log.clear()
         yield entry
         await hass.config_entries.async_unload(entry.entry_id)

@@ -174,3 +174,12 @@ def test_number_names_are_translated(language: str) -> None:
     texts = json.loads((TRANSLATIONS / f"{language}.json").read_text("utf-8"))
     for key in NUMBERS:
         assert texts["entity"]["number"][key]["name"]
+
+
+def test_number_icons_are_declared() -> None:
+    """Every number has a default icon; a state icon never repeats the default."""
+    icons = json.loads((TRANSLATIONS.parent / "icons.json").read_text("utf-8"))
+    for key in NUMBERS:
+        icon = icons["entity"]["number"][key]
+        assert icon["default"].startswith("mdi:")
+        assert icon["default"] not in icon.get("state", {}).values()

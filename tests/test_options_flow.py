@@ -9,6 +9,8 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 import json
 import logging
+from pathlib import Path
+import re
 from typing import Any
 
 from homeassistant.config_entries import ConfigEntryState
@@ -37,9 +39,11 @@ from custom_components.whatwatt.client.meter_settings import (
 )
 from whatwatt_emulator import Emulator
 
-from .settings_common import KEY, loaded, make_entry, meter_writes
+from .integration_common import make_entry
+from .settings_common import KEY, loaded, meter_writes
 
 CLEAR = "clear_"
+TRANSLATIONS = Path(__file__).resolve().parent.parent / "custom_components/whatwatt/translations"
 
 
 @pytest.fixture
@@ -202,6 +206,43 @@ async def test_options_flow_aborts_while_the_entry_is_not_loaded(
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "not_loaded"
     assert emulator.log == []
+
+
+def _placeholders(text: str) -> set[str]:
+    return set(re.findall(r"\{(\w+)\}", text))
+
+
+def _leaves(tree: dict[str, Any], prefix: str = "") -> dict[str, str]:
+    leaves: dict[str, str] = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            leaves.update(_leaves(value, f"{prefix}{key}."))
+        else:
+            leaves[f"{prefix}{key}"] = value
+    return leaves
+
+
+@pytest.mark.parametrize("language", ["en", "de", "fr", "it"])
+def test_options_flow_is_translated(language: str) -> None:
+    """Every section and field (label and help), every choice of every dropdown, and every
+    step, error and abort text exists in each language, with the English placeholders."""
+    english = json.loads((TRANSLATIONS / "en.json").read_text("utf-8"))
+    texts = json.loads((TRANSLATIONS / f"{language}.json").read_text("utf-8"))
+    sections = texts["options"]["step"]["edit"]["sections"]
+    for key, spec in SPECS.items():
+        part = sections[spec.section.value]
+        assert part["name"]
+        for field in (key, CLEAR + key) if spec.write_only else (key,):
+            assert part["data"][field]
+            assert part["data_description"][field]
+        if spec.kind is Kind.ENUM:
+            assert set(texts["selector"][key]["options"]) == set(spec.options)
+    ours = _leaves(texts["options"])
+    reference = _leaves(english["options"])
+    assert set(ours) == set(reference)
+    for path, text in reference.items():
+        assert ours[path], path
+        assert _placeholders(ours[path]) == _placeholders(text), path
 
 
 # --- submitting ------------------------------------------------------------------------------

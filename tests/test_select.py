@@ -215,3 +215,12 @@ def test_select_names_and_options_are_translated(language: str) -> None:
         if SPECS[key].kind is Kind.ENUM:
             assert set(entity["state"]) == set(SPECS[key].options)
             assert set(texts["selector"][key]["options"]) == set(SPECS[key].options)
+
+
+def test_select_icons_are_declared() -> None:
+    """Every select has a default icon; a state icon never repeats the default."""
+    icons = json.loads((TRANSLATIONS.parent / "icons.json").read_text("utf-8"))
+    for key in SELECTS:
+        icon = icons["entity"]["select"][key]
+        assert icon["default"].startswith("mdi:")
+        assert icon["default"] not in icon.get("state", {}).values()

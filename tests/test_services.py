@@ -39,7 +39,8 @@ from custom_components.whatwatt.services import (
 )
 from whatwatt_emulator import Emulator
 
-from .settings_common import KEY, loaded, make_entry, meter_writes
+from .integration_common import make_entry
+from .settings_common import KEY, loaded, meter_writes
 
 ROOT = Path(__file__).resolve().parent.parent
 INTEGRATION = ROOT / "custom_components" / DOMAIN
@@ -458,3 +459,10 @@ async def test_write_actions_are_for_administrators_only(
         DOMAIN, SERVICE_GET, data, blocking=True, context=context, return_response=True
     )
     assert response == dict(DEFAULTS)
+
+
+def test_actions_have_icons() -> None:
+    """Every action has an icon (icons.json, not code)."""
+    icons = json.loads((INTEGRATION / "icons.json").read_text("utf-8"))
+    for name in (SERVICE_GET, SERVICE_SET, SERVICE_REPLACE):
+        assert icons["services"][name]["service"].startswith("mdi:")

@@ -139,3 +139,12 @@ def test_switch_names_are_translated(language: str) -> None:
     texts = json.loads((TRANSLATIONS / f"{language}.json").read_text("utf-8"))
     for key in SWITCHES:
         assert texts["entity"]["switch"][key]["name"]
+
+
+def test_switch_icons_are_declared() -> None:
+    """Every switch has a default icon; a state icon never repeats the default."""
+    icons = json.loads((TRANSLATIONS.parent / "icons.json").read_text("utf-8"))
+    for key in SWITCHES:
+        icon = icons["entity"]["switch"][key]
+        assert icon["default"].startswith("mdi:")
+        assert icon["default"] not in icon.get("state", {}).values()
