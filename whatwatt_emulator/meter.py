@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 import json
 import math
 import random
@@ -27,15 +28,31 @@ def local_now(ts: float) -> datetime:
     return datetime.fromtimestamp(ts, LOCAL_TZ)
 
 
-def timestamps(ts: float) -> dict[str, str]:
-    """Return date_time (local with the vendor's ``Z`` quirk, C2), _local and _utc."""
-    local = local_now(ts)
-    utc = datetime.fromtimestamp(ts, UTC)
+@lru_cache(maxsize=8)
+def _local_parts(second: int) -> tuple[str, str, int]:
+    local = local_now(second)
+    return local.strftime("%Y-%m-%d"), local.strftime("%H:%M:%S"), local.hour
+
+
+def local_date_time(ts: float) -> tuple[str, str, int]:
+    """Return local ``(Y-m-d, H:M:S, hour)``; cached per second (live events need it often)."""
+    return _local_parts(int(ts))
+
+
+@lru_cache(maxsize=8)
+def _timestamps(second: int) -> dict[str, str]:
+    local = local_now(second)
+    utc = datetime.fromtimestamp(second, UTC)
     return {
         "date_time": local.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "date_time_local": local.isoformat(timespec="seconds"),
         "date_time_utc": utc.strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
+
+
+def timestamps(ts: float) -> dict[str, str]:
+    """Return date_time (local with the vendor's ``Z`` quirk, C2), _local and _utc."""
+    return dict(_timestamps(int(ts)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +97,7 @@ class MeterSimulator:
         t = (mono - self._t0) * self.speed
         rng = self._rng
         solar = max(0.0, 1.8 * math.sin(_TWO_PI * t / 240.0))
-        hour = local_now(wall).hour
+        hour = local_date_time(wall)[2]
         tariff = 2 if hour >= 22 or hour < 7 else 1
         values: dict[str, float] = {}
         p_in = p_out = q_in = q_out = 0.0
@@ -171,8 +188,6 @@ class Views:
         data["T"] = reading.tariff
         if self.profile.volume:
             data["Vol"] = [{"Bus": bus, "M_ID": mid} for bus, mid in self.profile.volume]
-        local = local_now(reading.wall)
-        data["Date"] = local.strftime("%Y-%m-%d")
-        data["Time"] = local.strftime("%H:%M:%S")
+        data["Date"], data["Time"], _hour = local_date_time(reading.wall)
         data["Uptime"] = round(uptime_s / 3600.0, 4)
         return b"event: live\ndata: " + json.dumps(data, separators=(",", ":")).encode() + b"\n\n"
