@@ -63,16 +63,31 @@ def start_emulator(a: argparse.Namespace, lab: Lab | None) -> subprocess.Popen[b
 
 
 def add_device_by_host(s: haapi.Session, a: argparse.Namespace) -> None:
-    """Create the whatwatt config entry for the local emulator unless it exists."""
-    if s.entries("whatwatt"):
-        say("the whatwatt Go is already set up in HA (config/.storage)")
+    """Make sure HA has the emulator as a config entry: add it, or point the existing one at it.
+
+    An entry left by `--discovery` points at the namespace address; the integration's
+    reconfigure flow moves it to 127.0.0.1 (same device id, so entities and history stay).
+    """
+    values = {"host": f"127.0.0.1:{a.emu_port}", "password": a.emu_password}
+    entries = s.entries("whatwatt")
+    if not entries:
+        res = haapi.run_config_flow(s, "whatwatt", values)
+        say(f"added the device to HA: {res.get('title') or res.get('reason')}")
         return
-    values = {"host": "127.0.0.1", "port": a.emu_port, "password": a.emu_password}
-    res = haapi.run_config_flow(s, "whatwatt", values)
-    if res["type"] == "create_entry":
-        say(f"added the device to HA: {res['title']}")
-    else:
-        say(f"adding the device ended with {res['type']}: {res.get('reason')}")
+    entry = entries[0]
+    settled = ("loaded", "setup_error", "setup_retry", "not_loaded", "failed_unload")
+    for _ in range(60):
+        if entry["state"] in settled and entry["state"] != "not_loaded":
+            break
+        time.sleep(0.5)
+        entry = next(
+            (e for e in s.entries("whatwatt") if e["entry_id"] == entry["entry_id"]), entry
+        )
+    if entry["state"] == "loaded":
+        say(f"the device is set up in HA already: {entry['title']}")
+        return
+    res = haapi.run_config_flow(s, "whatwatt", values, reconfigure=entry["entry_id"])
+    say(f"pointed {entry['title']} ({entry['state']}) at the emulator: {res.get('reason')}")
 
 
 def parse_args() -> argparse.Namespace:

@@ -188,16 +188,27 @@ def flow_progress(s: Session, handler: str) -> list[dict[str, Any]]:
 
 
 def run_config_flow(
-    s: Session, handler: str, values: Mapping[str, Any], flow_id: str | None = None
+    s: Session,
+    handler: str,
+    values: Mapping[str, Any],
+    *,
+    flow_id: str | None = None,
+    reconfigure: str | None = None,
 ) -> dict[str, Any]:
     """Drive a config flow to its end, answering each form with the `values` its schema names.
 
-    Returns the final answer (type create_entry or abort).  Raises when a form shows errors.
+    New flow (user), an existing one (`flow_id`, e.g. a discovery), or the reconfigure flow of
+    the entry `reconfigure`.  Returns the final answer (create_entry or abort); raises when a
+    form shows errors.
     """
-    if flow_id is None:
-        res = s.post("/api/config/config_entries/flow", {"handler": handler})
-    else:
+    if flow_id is not None:
         res = s.get(f"/api/config/config_entries/flow/{flow_id}")
+    elif reconfigure is not None:
+        res = s.post(
+            "/api/config/config_entries/flow", {"handler": handler, "entry_id": reconfigure}
+        )
+    else:
+        res = s.post("/api/config/config_entries/flow", {"handler": handler})
     for _ in range(6):
         if res["type"] != "form":
             return dict(res)

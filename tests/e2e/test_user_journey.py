@@ -121,6 +121,7 @@ def test_step4_options_flow_sends_only_the_changed_fields(step: World) -> None:
     baud.fill("9600")
     dialog.get_by_label("Parity").click()
     page.get_by_role("menuitem", name="Even").click()
+    page.get_by_role("menuitem", name="Even").wait_for(state="hidden")  # menu closed
     step.screens.shot("step4-options-form")
     assert admin.requests(method="PUT") == [], "something was sent before Submit"
     dialog.get_by_role("button", name="Submit").click()
