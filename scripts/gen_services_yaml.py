@@ -100,7 +100,8 @@ def build() -> str:
         SERVICE_SET: {"fields": {"config_entry_id": _entry_field(), **_setting_fields()}},
         SERVICE_REPLACE: {"fields": {"config_entry_id": _entry_field(), **_setting_fields()}},
     }
-    return HEADER + yaml.safe_dump(services, sort_keys=False, allow_unicode=True, width=100)
+    text: str = yaml.safe_dump(services, sort_keys=False, allow_unicode=True, width=100)
+    return HEADER + text
 
 
 def main(argv: list[str]) -> int:
