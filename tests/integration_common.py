@@ -9,9 +9,12 @@ stream opens and then only on ``emulator.push_report()``, so values are determin
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import ExitStack, asynccontextmanager, contextmanager, suppress
 from typing import Any
+from unittest.mock import patch
 
+import aiohttp
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import CONF_HOST, CONF_PASSWORD, CONF_PORT
 from homeassistant.core import HomeAssistant
@@ -54,3 +57,52 @@ async def async_wait_for(
         while not condition():
             await asyncio.sleep(0.01)
             await hass.async_block_till_done()
+
+
+FAST_LIVE = {
+    "STALE_MIN_SECONDS": 0.4,
+    "RETRY_MIN_SECONDS": 0.01,
+    "RETRY_MAX_SECONDS": 0.05,
+    "TAKEOVER_RETRY_SECONDS": 0.3,
+    "REPORT_POLL_MIN_SECONDS": 0.05,
+}
+"""Live-stream timings shrunk from minutes to fractions of a second (real time, real I/O)."""
+
+
+@contextmanager
+def fast_live() -> Iterator[None]:
+    """Run the live coordinator with FAST_LIVE timings."""
+    with ExitStack() as stack:
+        for name, value in FAST_LIVE.items():
+            stack.enter_context(patch(f"custom_components.whatwatt.live.{name}", value))
+        yield
+
+
+@asynccontextmanager
+async def other_live_client(
+    emulator: Emulator, password: str | None = None
+) -> AsyncIterator[list[int]]:
+    """Another app that keeps (re)opening the device's single live stream.
+
+    Yields a list that counts the streams it opened.
+    """
+    opened: list[int] = []
+
+    async def run() -> None:
+        middlewares = () if password is None else (aiohttp.DigestAuthMiddleware("", password),)
+        async with aiohttp.ClientSession(middlewares=middlewares) as session:
+            while True:
+                with suppress(aiohttp.ClientError):
+                    async with session.get(f"{emulator.url}/api/v1/live") as response:
+                        opened.append(response.status)
+                        async for _line in response.content:
+                            pass
+                await asyncio.sleep(0.02)
+
+    task = asyncio.get_running_loop().create_task(run())
+    try:
+        yield opened
+    finally:
+        task.cancel()
+        with suppress(asyncio.CancelledError):
+            await task

@@ -11,8 +11,8 @@ from homeassistant.const import CONF_HOST, CONF_PASSWORD, CONF_PORT
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers.service_info.zeroconf import ZeroconfServiceInfo
-from pytest_homeassistant_custom_component.common import MockConfigEntry
 import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.whatwatt.client import SystemInfo
 from custom_components.whatwatt.config_flow import WhatwattConfigFlow, parse_host
@@ -60,7 +60,9 @@ async def _user(hass: HomeAssistant, host: str) -> dict:  # type: ignore[type-ar
 # --- manual entry ---------------------------------------------------------------------------
 
 
-async def test_user_adds_device_by_address_with_port(hass: HomeAssistant, emulator: Emulator) -> None:
+async def test_user_adds_device_by_address_with_port(
+    hass: HomeAssistant, emulator: Emulator
+) -> None:
     """host:port is split; the id is the unique id; the title names the device."""
     result = await _user(hass, f"127.0.0.1:{emulator.port}")
     assert result["type"] is FlowResultType.CREATE_ENTRY
@@ -254,7 +256,9 @@ async def test_zeroconf_known_device_with_new_address_updates_entry(hass: HomeAs
         ({"id": "A842E39F81"}, "no_device_id"),
     ],
 )
-async def test_zeroconf_not_a_gateway(hass: HomeAssistant, txt: dict[str, str], reason: str) -> None:
+async def test_zeroconf_not_a_gateway(
+    hass: HomeAssistant, txt: dict[str, str], reason: str
+) -> None:
     """Other _http._tcp devices named whatwatt*, or a broken announcement, are ignored."""
     result = await hass.config_entries.flow.async_init(
         DOMAIN, context={"source": SOURCE_ZEROCONF}, data=_zeroconf(**txt)
@@ -263,7 +267,9 @@ async def test_zeroconf_not_a_gateway(hass: HomeAssistant, txt: dict[str, str], 
     assert result["reason"] == reason
 
 
-async def test_zeroconf_lower_case_id_is_normalised(hass: HomeAssistant, emulator: Emulator) -> None:
+async def test_zeroconf_lower_case_id_is_normalised(
+    hass: HomeAssistant, emulator: Emulator
+) -> None:
     """The unique id is always upper-case hex, as /api/v1/system reports it."""
     result = await hass.config_entries.flow.async_init(
         DOMAIN, context={"source": SOURCE_ZEROCONF}, data=_zeroconf(emulator, id=DEVICE_ID.lower())
@@ -383,9 +389,7 @@ async def test_reconfigure_shows_current_address(hass: HomeAssistant) -> None:
         hass.config_entries.flow.async_abort(result["flow_id"])
 
 
-async def test_reconfigure_refuses_another_device(
-    hass: HomeAssistant, emulator: Emulator
-) -> None:
+async def test_reconfigure_refuses_another_device(hass: HomeAssistant, emulator: Emulator) -> None:
     """The new address belongs to a different gateway: nothing changes."""
     entry = MockConfigEntry(domain=DOMAIN, unique_id="0123456789AB", data={CONF_HOST: "x"})
     entry.add_to_hass(hass)
@@ -431,7 +435,7 @@ def test_parse_host_accepts(typed: str, expected: tuple[str, int]) -> None:
 )  # fmt: skip
 def test_parse_host_refuses(typed: str) -> None:
     """Anything that is not a plain http address of a device is refused."""
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="not an address"):
         parse_host(typed)
 
 

@@ -1,12 +1,19 @@
-"""Home Assistant finds and loads the integration from this repository."""
+"""Setting a whatwatt Go up and down in a real Home Assistant, against the emulator."""
 
 from __future__ import annotations
 
+from homeassistant.config_entries import SOURCE_REAUTH, ConfigEntryState
+from homeassistant.const import CONF_HOST, CONF_PORT
 from homeassistant.core import HomeAssistant
+from homeassistant.helpers import device_registry as dr, issue_registry as ir
 from homeassistant.loader import async_get_integration
 from homeassistant.setup import async_setup_component
+from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.whatwatt.const import DOMAIN
+from tests.integration_common import async_setup, async_wait_for, make_entry
+from whatwatt_emulator import Emulator
+from whatwatt_emulator.pytest_plugin import EmulatorFactory
 
 
 async def test_integration_loads_from_repository(hass: HomeAssistant) -> None:
@@ -18,3 +25,130 @@ async def test_integration_loads_from_repository(hass: HomeAssistant) -> None:
     assert integration.manifest["zeroconf"] == [{"type": "_http._tcp.local.", "name": "whatwatt*"}]
     assert await async_setup_component(hass, DOMAIN, {})
     assert DOMAIN in hass.config.components
+
+
+async def test_setup_streams_and_unload_stops(hass: HomeAssistant, emulator: Emulator) -> None:
+    """Setup reads system + meter settings once, opens the stream; unload closes it."""
+    entry = await async_setup(hass, make_entry(emulator))
+    assert len(emulator.requests("GET", "/api/v1/system")) == 1
+    assert len(emulator.requests("GET", "/api/v1/meter/settings")) == 1
+    assert emulator.live_connections == 1
+    assert not emulator.requests("GET", "/api/v1/report")  # FREE: no report polling
+    runtime = entry.runtime_data
+    assert runtime.live.data is not None
+    assert runtime.live.data.power_in is not None
+
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    await hass.async_block_till_done()
+    assert entry.state is ConfigEntryState.NOT_LOADED
+    await async_wait_for(hass, lambda: emulator.stream is None)
+    connections = emulator.live_connections
+    await async_wait_for(hass, lambda: emulator.live_connections == connections)
+
+
+async def test_setup_retries_while_device_is_unreachable(
+    hass: HomeAssistant, emulator_factory: EmulatorFactory
+) -> None:
+    """Device off at startup: setup is retried later (ConfigEntryNotReady), no error."""
+    emulator = await emulator_factory()
+    entry = make_entry(emulator)
+    await emulator.stop()
+    entry.add_to_hass(hass)
+    await hass.config_entries.async_setup(entry.entry_id)
+    assert entry.state is ConfigEntryState.SETUP_RETRY
+    assert "Cannot connect to whatwatt Go 9F8124" in str(entry.reason)
+
+
+async def test_setup_with_rejected_password_asks_for_it(
+    hass: HomeAssistant, emulator_factory: EmulatorFactory
+) -> None:
+    """A password changed while HA was off: setup fails with a reauth flow waiting."""
+    emulator = await emulator_factory(password="changed")
+    entry = make_entry(emulator, password="old")
+    entry.add_to_hass(hass)
+    await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    assert entry.state is ConfigEntryState.SETUP_ERROR
+    flows = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+    assert [flow["context"]["source"] for flow in flows] == [SOURCE_REAUTH]
+
+
+async def test_setup_refuses_another_device_at_the_address(
+    hass: HomeAssistant, emulator: Emulator
+) -> None:
+    """The address now answers with a different gateway: retry, never mix two devices."""
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        unique_id="0123456789AB",
+        data={CONF_HOST: emulator.host, CONF_PORT: emulator.port},
+    )
+    entry.add_to_hass(hass)
+    await hass.config_entries.async_setup(entry.entry_id)
+    assert entry.state is ConfigEntryState.SETUP_RETRY
+    assert emulator.live_connections == 0
+
+
+async def test_gateway_and_meter_devices(
+    hass: HomeAssistant, emulator: Emulator, device_registry: dr.DeviceRegistry
+) -> None:
+    """Gateway: whatwatt, firmware, both MACs, Web UI link; the meter hangs off it."""
+    entry = await async_setup(hass, make_entry(emulator))
+    gateway = device_registry.async_get_device_by_identifier(
+        (DOMAIN, "A842E39F8124"), entry.entry_id
+    )
+    assert gateway is not None
+    assert gateway.name == "whatwatt Go 9F8124"
+    assert gateway.manufacturer == "whatwatt"
+    assert gateway.model == "WW_Go_1.2"
+    assert gateway.sw_version == "1.10.0"
+    assert gateway.serial_number == "A842E39F8124"
+    assert gateway.configuration_url == f"http://127.0.0.1:{emulator.port}/"
+    assert gateway.connections == {
+        (dr.CONNECTION_NETWORK_MAC, "a8:42:e3:9f:81:24"),
+        (dr.CONNECTION_NETWORK_MAC, "a8:42:e3:9f:81:27"),
+    }
+    meter = device_registry.async_get_device_by_identifier(
+        (DOMAIN, "A842E39F8124_meter"), entry.entry_id
+    )
+    assert meter is not None
+    assert meter.name == "whatwatt Go 9F8124 meter"
+    assert meter.via_device_id == gateway.id
+    assert meter.manufacturer == "Ensor"
+    assert meter.serial_number == "1ESR0012084367"
+    assert {d.id for d in dr.async_entries_for_config_entry(device_registry, entry.entry_id)} == {
+        gateway.id,
+        meter.id,
+    }
+
+
+async def test_devices_follow_firmware_update_and_meter_change(
+    hass: HomeAssistant, emulator: Emulator, device_registry: dr.DeviceRegistry
+) -> None:
+    """A firmware update or a newly recognised meter shows in the devices at the next poll."""
+    entry = await async_setup(hass, make_entry(emulator))
+    emulator.config.firmware = "1.11.2"
+    emulator.set_meter_status("RECOGNITION")
+    await entry.runtime_data.system.async_refresh()
+    await hass.async_block_till_done()
+    gateway = device_registry.async_get_device_by_identifier(
+        (DOMAIN, "A842E39F8124"), entry.entry_id
+    )
+    meter = device_registry.async_get_device_by_identifier(
+        (DOMAIN, "A842E39F8124_meter"), entry.entry_id
+    )
+    assert gateway is not None
+    assert meter is not None
+    assert gateway.sw_version == "1.11.2"
+    assert meter.manufacturer is None  # not recognised (yet): nothing is made up
+    assert meter.serial_number is None
+
+
+async def test_unload_withdraws_repair_issues(
+    hass: HomeAssistant, emulator: Emulator, issue_registry: ir.IssueRegistry
+) -> None:
+    """Issues belong to a loaded entry: removing or unloading it takes them away."""
+    emulator.set_meter_status("KEY REQUIRED")
+    entry = await async_setup(hass, make_entry(emulator))
+    assert issue_registry.async_get_issue(DOMAIN, f"meter_key_required_{entry.entry_id}")
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    assert not issue_registry.async_get_issue(DOMAIN, f"meter_key_required_{entry.entry_id}")

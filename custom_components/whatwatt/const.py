@@ -30,6 +30,9 @@ STALE_REPORT_FACTOR: Final = 6.0
 DEFAULT_REPORT_INTERVAL: Final = 10.0
 RETRY_MIN_SECONDS: Final = 1.0
 RETRY_MAX_SECONDS: Final = 60.0
+REBOOT_TOLERANCE_SECONDS: Final = 60.0
+"""Boot instants (now - uptime) closer than this are the same boot: the stream sends the
+uptime in hours with two decimals (36 s), the system information in whole seconds."""
 HEALTHY_STREAM_EVENTS: Final = 3
 """A stream that delivered this many events counts as working: backoff and takeovers reset."""
 TAKEOVER_LIMIT: Final = 3

@@ -36,6 +36,7 @@ from .const import (
     METER_KEY_STATUSES,
     METER_SETTINGS_INTERVAL,
     METER_STATUS_OK,
+    REBOOT_TOLERANCE_SECONDS,
     SYSTEM_INTERVAL,
     SYSTEM_INTERVAL_METER_PROBLEM,
 )
@@ -44,9 +45,6 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
 
     from .live import WhatwattLiveCoordinator
-
-BOOT_TIME_TOLERANCE = timedelta(seconds=60)
-"""Uptime-derived boot times closer than this are the same boot (latency, clock steps)."""
 
 
 @dataclass(kw_only=True)
@@ -154,7 +152,9 @@ class WhatwattSystemCoordinator(WhatwattPollCoordinator[SystemInfo]):
             hass, entry, client, what="system", interval=SYSTEM_INTERVAL, fetch=client.system
         )
         self.boot_time: datetime | None = None
-        """When the device booted; moves only when it really rebooted (not per poll)."""
+        """When the device booted; moves only when it really rebooted (not per poll): the
+        device's ``last_reboot`` changed, or the boot instant moved by more than a minute."""
+        self._boot_marker: tuple[str | None, str | None] = (None, None)
 
     @property
     def meter_status(self) -> str | None:
@@ -169,10 +169,17 @@ class WhatwattSystemCoordinator(WhatwattPollCoordinator[SystemInfo]):
     @override
     def _async_handle(self, data: SystemInfo) -> None:
         uptime = data.device.time_since_boot
+        reboot = data.device.last_reboot
+        marker = (reboot.date, reboot.time)
         if uptime is not None:
             booted = (dt_util.utcnow() - timedelta(seconds=uptime)).replace(microsecond=0)
-            if self.boot_time is None or abs(booted - self.boot_time) > BOOT_TIME_TOLERANCE:
+            if (
+                self.boot_time is None
+                or (marker != self._boot_marker and any(marker))
+                or abs(booted - self.boot_time) > timedelta(seconds=REBOOT_TOLERANCE_SECONDS)
+            ):
                 self.boot_time = booted
+        self._boot_marker = marker
         status = data.meter.status
         self.update_interval = (
             SYSTEM_INTERVAL if status in (None, METER_STATUS_OK) else SYSTEM_INTERVAL_METER_PROBLEM

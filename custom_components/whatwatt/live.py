@@ -46,6 +46,7 @@ from .const import (
     LOGGER,
     METER_STATUS_OK,
     PAID_LICENCES,
+    REBOOT_TOLERANCE_SECONDS,
     REPORT_POLL_MIN_SECONDS,
     RETRY_MAX_SECONDS,
     RETRY_MIN_SECONDS,
@@ -62,9 +63,15 @@ from .coordinator import (
 
 
 def _is_unreachable(err: BaseException | None) -> bool:
-    """Tell "the device does not answer" from "it answered, but no data came"."""
-    return isinstance(err, WhatwattConnectionError) and not isinstance(
-        err, WhatwattStreamTakenOver | WhatwattStreamStale
+    """Tell "the device does not answer" from "it answered, but no data came".
+
+    A stream the device ended cleanly (no transport error behind it), one taken over and one
+    that stayed silent all prove the device is there.
+    """
+    return (
+        isinstance(err, WhatwattConnectionError)
+        and not isinstance(err, WhatwattStreamTakenOver | WhatwattStreamStale)
+        and err.__cause__ is not None
     )
 
 
@@ -95,7 +102,8 @@ class WhatwattLiveCoordinator(DataUpdateCoordinator[Measurements]):
         self._lost_timer: CALLBACK_TYPE | None = None
         self._takeover_issue = False
         self._reports_refused = False
-        self._uptime: float | None = None
+        self._booted: float | None = None
+        self._delivered = 0
         self._first_data: asyncio.Future[None] | None = None
 
     @property
@@ -156,13 +164,12 @@ class WhatwattLiveCoordinator(DataUpdateCoordinator[Measurements]):
             except WhatwattAuthError as err:
                 self._async_auth_failed(err)
                 return
-            except WhatwattStreamTakenOver as err:
-                self.takeovers += 1
-                self._async_failed(err)
             except WhatwattStreamStale as err:
                 self._error = err
                 self._async_lost()
             except WhatwattError as err:
+                if self._taken_over(err):
+                    self.takeovers += 1
                 self._async_failed(err)
             except Exception as err:  # a bug must not end live data for good
                 LOGGER.exception(
@@ -175,19 +182,35 @@ class WhatwattLiveCoordinator(DataUpdateCoordinator[Measurements]):
 
     async def _async_stream(self) -> None:
         """Follow one stream until it ends (it always ends with an exception)."""
-        delivered = 0
+        self._delivered = delivered = 0
         events = self.client.live(stale_after=self.stale_after)
         try:
             async for event in events:
+                self._async_publish(event.measurements)
                 if not delivered:
                     self._async_first_event(event)
-                self._async_publish(event.measurements)
                 delivered += 1
                 if delivered == HEALTHY_STREAM_EVENTS:
                     self._async_healthy()
         finally:
+            self._delivered = delivered
             if isinstance(events, AsyncGenerator):  # close the connection now, not at GC
                 await events.aclose()
+
+    def _taken_over(self, err: WhatwattError) -> bool:
+        """Whether another client took the stream (the device serves only one).
+
+        Either the device closed it before the first event, or it ended it cleanly after a
+        few: the device sends the current reading to a new client at once, so a client that
+        connects right after us shows up as the second.
+        """
+        if isinstance(err, WhatwattStreamTakenOver):
+            return True
+        return (
+            type(err) is WhatwattConnectionError
+            and err.__cause__ is None
+            and self._delivered < HEALTHY_STREAM_EVENTS
+        )
 
     @callback
     def _async_publish(self, measurements: Measurements) -> None:
@@ -202,14 +225,26 @@ class WhatwattLiveCoordinator(DataUpdateCoordinator[Measurements]):
 
     @callback
     def _async_first_event(self, event: LiveEvent) -> None:
-        """A new stream: notice a reboot (uptime went down) and read the system again."""
+        """A new stream: after a reboot (or a link lost to the device) read the system again.
+
+        A reboot shows as a boot instant (now - uptime) later than the last one; the stream
+        sends the uptime in hours with few decimals, hence the generous tolerance.  A stream
+        that broke on a transport error may hide a short reboot: read the system then too.
+        """
         uptime = event.time_since_boot
-        if uptime is None:
-            return
-        if self._uptime is not None and uptime < self._uptime:
-            LOGGER.debug("%s rebooted", self.config_entry.title)
-            self.config_entry.async_create_task(self.hass, self._system.async_request_refresh())
-        self._uptime = uptime
+        booted = None if uptime is None else self.hass.loop.time() - uptime
+        rebooted = (
+            booted is not None
+            and self._booted is not None
+            and booted - self._booted > REBOOT_TOLERANCE_SECONDS
+        )
+        if rebooted or _is_unreachable(self._error):
+            self._error = None
+            self.config_entry.async_create_task(
+                self.hass, self._system.async_request_refresh(), eager_start=False
+            )
+        if booted is not None:
+            self._booted = booted
 
     @callback
     def _async_healthy(self) -> None:
@@ -231,14 +266,15 @@ class WhatwattLiveCoordinator(DataUpdateCoordinator[Measurements]):
 
     async def _async_wait(self, delay: float) -> bool:
         """Sleep before reconnecting; on PLUS/PRO poll reports meanwhile. False: stop."""
-        if delay < self._poll_interval or not self.polls_reports:
-            await asyncio.sleep(delay)
-            return True
         remaining = delay
         while remaining > 0:
+            interval = self._poll_interval
+            if delay < interval or not self.polls_reports:
+                await asyncio.sleep(remaining)
+                break
             if not await self._async_poll_report():
                 return False
-            step = min(remaining, self._poll_interval)
+            step = min(remaining, interval)
             await asyncio.sleep(step)
             remaining -= step
         return True
@@ -259,6 +295,7 @@ class WhatwattLiveCoordinator(DataUpdateCoordinator[Measurements]):
         else:
             if report.meter.status in (None, METER_STATUS_OK):
                 self._async_publish(report.measurements)
+                self._async_data_at_risk()  # the stream is still down: only reports keep it
         return True
 
     # Availability -------------------------------------------------------------------------
@@ -339,13 +376,16 @@ class WhatwattLiveCoordinator(DataUpdateCoordinator[Measurements]):
         LOGGER.info("%s is reachable again", self.config_entry.title)
         self._async_update_companions()
         for coordinator in (self._system, self._meter_settings):
-            self.config_entry.async_create_task(self.hass, coordinator.async_request_refresh())
+            self.config_entry.async_create_task(
+                self.hass, coordinator.async_request_refresh(), eager_start=False
+            )
 
     @callback
     def _async_back(self) -> None:
         """Fresh values after a loss: log it once."""
         if not self.online:
-            self._async_set_online()
+            self._async_set_online()  # reads the system again
+            self._error = None
         else:
             LOGGER.info("Live data from %s is back", self.config_entry.title)
 
