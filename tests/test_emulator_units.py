@@ -187,12 +187,14 @@ async def test_settings_change_does_not_make_an_extra_event(emulator_factory: An
 
 
 async def test_stop_during_a_reboot(emulator_factory: Any) -> None:
-    """stop() while rebooting ends the reboot: the device stays off."""
+    """stop() while rebooting ends the reboot: the device stays off and cannot reboot."""
     emu: Emulator = await emulator_factory(reboot_downtime=30)
     await emu.reboot()
     async with asyncio.timeout(2):
         await emu.stop()
     assert not emu.online
+    with pytest.raises(RuntimeError, match="not running"):
+        await emu.reboot()
 
 
 async def test_wps_answers_204(emulator: Emulator) -> None:

@@ -329,6 +329,9 @@ class Emulator:
 
         Returns once the device is offline (``wait=True``: once it is back).
         """
+        rebooting = self._reboot_task is not None and not self._reboot_task.done()
+        if self._runner is None and not rebooting:
+            raise RuntimeError("the emulator is not running")
         self.schedule_reboot(delay=0.0)
         task = self._reboot_task
         assert task is not None
