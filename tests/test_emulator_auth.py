@@ -207,9 +207,10 @@ async def test_unknown_nonce_with_right_password_is_stale(emulator_factory: Any)
 async def test_other_schemes_are_refused_by_digest_firmware(
     emulator_factory: Any, scheme: str
 ) -> None:
-    """FW >= 1.10 only takes Digest."""
+    """FW >= 1.10 only takes Digest; the log names only none/digest/basic."""
     emu: Emulator = await emulator_factory(password="pw")
     assert (await _get(emu, scheme))[0] == 401
+    assert emu.log[-1].auth == ("basic" if scheme.startswith("Basic") else "none")
 
 
 async def test_old_firmware_answers_basic(emulator_factory: Any) -> None:

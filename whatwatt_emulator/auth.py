@@ -107,7 +107,7 @@ class Authenticator:
         if scheme == "basic":
             return AuthResult("basic", ok=not self.digest and _basic_ok(rest, password))
         if scheme != "digest":
-            return AuthResult(scheme, ok=False)
+            return AuthResult("none", ok=False)  # the log knows none/digest/basic only
         if not self.digest:
             return AuthResult("digest", ok=False)
         return self._check_digest(

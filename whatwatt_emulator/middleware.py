@@ -63,8 +63,8 @@ class _Seen:
 
     def drop(self) -> web.HTTPException:
         """Close the connection without an answer; return what the handler must raise."""
-        header = self.request.headers.get("Authorization", "")
-        self.scheme = header.partition(" ")[0].lower() if header else "none"
+        scheme = self.request.headers.get("Authorization", "").partition(" ")[0].lower()
+        self.scheme = scheme if scheme in ("digest", "basic") else "none"
         self.authorized = False
         self.log(0)
         abort_transport(self.request)
