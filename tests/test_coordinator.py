@@ -163,6 +163,10 @@ async def test_stream_taken_over_raises_issue_until_it_works_again(
     assert issue is not None
     assert issue.translation_key == "stream_taken_over"
     assert issue.translation_placeholders == {"name": "whatwatt Go 9F8124", "minutes": "0"}
+    live = entry.runtime_data.live
+    async with other_live_client(emulator):  # still there at the next tries: one issue
+        await async_wait_for(hass, lambda: live.takeovers >= 5)
+    assert len(issue_registry.issues) == 1
     connections = emulator.live_connections
     await async_wait_for(hass, lambda: emulator.live_connections > connections)
     for _ in range(3):
@@ -240,8 +244,9 @@ async def test_one_failed_poll_is_not_an_outage(
     """A slow poll that fails while the stream works keeps its data and logs no error."""
     entry = await async_setup(hass, make_entry(emulator))
     caplog.clear()
-    emulator.faults.reset_next()
+    emulator.faults.reset_next(count=2)  # aiohttp retries a reset keep-alive once
     await entry.runtime_data.system.async_refresh()
+    assert not emulator.faults.reset_count
     assert entry.runtime_data.system.last_update_success
     assert _state(hass, WIFI) == "100"
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
@@ -295,3 +300,66 @@ async def test_unexpected_error_in_stream_is_logged_and_retried(
         await async_wait_for(hass, lambda: len(calls) > 2)
     assert "Unexpected error in the live stream of whatwatt Go 9F8124" in caplog.text
     assert live.last_update_success
+
+
+async def test_gateway_back_but_meter_silent(hass: HomeAssistant, emulator: Emulator) -> None:
+    """After an outage the gateway answers but its meter sends nothing: the gateway's
+    entities come back, the measurements stay unavailable."""
+    entry = await async_setup(hass, make_entry(emulator))
+    port = emulator.port
+    await emulator.stop()
+    await async_wait_for(hass, lambda: not entry.runtime_data.live.online)
+    emulator.set_meter_status("NO DATA")
+    await emulator.start(port=port)
+    await async_wait_for(hass, lambda: _state(hass, WIFI) != STATE_UNAVAILABLE)
+    assert _state(hass, POWER) == STATE_UNAVAILABLE
+    await async_wait_for(hass, lambda: emulator.live_connections >= 3)  # still trying
+    assert _state(hass, POWER) == STATE_UNAVAILABLE
+
+
+async def test_fallback_reports_only_count_when_the_meter_is_ok(
+    hass: HomeAssistant, emulator_factory: EmulatorFactory
+) -> None:
+    """While reports stand in for the stream, failed reports and reports of a meter that is
+    not OK do not count as current values: the measurements go unavailable."""
+    emulator = await emulator_factory(licence="PLUS", report_interval=0.25)
+    await async_setup(hass, make_entry(emulator))
+    with patch("custom_components.whatwatt.live.TAKEOVER_RETRY_SECONDS", 5.0):
+        async with other_live_client(emulator):
+            await async_wait_for(hass, lambda: len(emulator.requests("GET", "/api/v1/report")) > 2)
+            emulator.faults.fail_next(status=503, count=2)
+            await async_wait_for(hass, lambda: not emulator.faults.fail_count)
+            assert _state(hass, POWER) != STATE_UNAVAILABLE  # two failures are a hiccup
+            emulator.set_meter_status("NO DATA")
+            await async_wait_for(hass, lambda: _state(hass, POWER) == STATE_UNAVAILABLE)
+            assert _state(hass, WIFI) != STATE_UNAVAILABLE
+
+
+async def test_silent_meter_then_gateway_gone(
+    hass: HomeAssistant, emulator: Emulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Measurements already unavailable, then the gateway goes: now everything is."""
+    entry = await async_setup(hass, make_entry(emulator))
+    emulator.set_meter_status("NO DATA")
+    await async_wait_for(hass, lambda: _state(hass, POWER) == STATE_UNAVAILABLE)
+    assert _state(hass, WIFI) != STATE_UNAVAILABLE
+    await emulator.stop()
+    await async_wait_for(hass, lambda: _state(hass, WIFI) == STATE_UNAVAILABLE)
+    await async_wait_for(hass, lambda: caplog.text.count("Cannot talk to") >= 1)
+    assert not entry.runtime_data.live.online
+    assert caplog.text.count("is not reachable") == 1
+
+
+async def test_back_with_an_error_answer_is_reachable(
+    hass: HomeAssistant, emulator: Emulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Any answer, even an error, means the device is back; the stream follows."""
+    entry = await async_setup(hass, make_entry(emulator))
+    port = emulator.port
+    await emulator.stop()
+    await async_wait_for(hass, lambda: not entry.runtime_data.live.online)
+    emulator.faults.fail_next(status=503)
+    await emulator.start(port=port)
+    await async_wait_for(hass, lambda: _state(hass, POWER) != STATE_UNAVAILABLE)
+    assert emulator.requests("GET", "/api/v1/live")[0].status == 503
+    assert caplog.text.count("is reachable again") == 1

@@ -11,6 +11,7 @@ from homeassistant.setup import async_setup_component
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.whatwatt.const import DOMAIN
+from custom_components.whatwatt.entity import configuration_url
 from tests.integration_common import async_setup, async_wait_for, make_entry
 from whatwatt_emulator import Emulator
 from whatwatt_emulator.pytest_plugin import EmulatorFactory
@@ -152,3 +153,10 @@ async def test_unload_withdraws_repair_issues(
     assert issue_registry.async_get_issue(DOMAIN, f"meter_key_required_{entry.entry_id}")
     assert await hass.config_entries.async_unload(entry.entry_id)
     assert not issue_registry.async_get_issue(DOMAIN, f"meter_key_required_{entry.entry_id}")
+
+
+def test_web_ui_address() -> None:
+    """The device page links to its Web UI; IPv6 in brackets, port only when not 80."""
+    assert configuration_url("192.0.2.1", 80) == "http://192.0.2.1/"
+    assert configuration_url("whatwatt-9F8124.local", 8080) == "http://whatwatt-9F8124.local:8080/"
+    assert configuration_url("fe80::1", 80) == "http://[fe80::1]/"

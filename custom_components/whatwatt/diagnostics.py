@@ -9,10 +9,11 @@ Entities are listed by key, not by entity id (which carries the device name).
 from __future__ import annotations
 
 from dataclasses import asdict
+import json
 from typing import Any
 
 from homeassistant.components.diagnostics import REDACTED, async_redact_data
-from homeassistant.const import CONF_HOST, CONF_PASSWORD
+from homeassistant.const import CONF_HOST, CONF_PASSWORD, CONF_PORT
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import entity_registry as er
 
@@ -64,7 +65,7 @@ async def async_get_config_entry_diagnostics(
     live = runtime.live
     return {
         "entry": {
-            "data": async_redact_data(dict(entry.data), TO_REDACT),
+            "data": async_redact_data(dict(entry.data), TO_REDACT | {CONF_PORT}),
             "options": async_redact_data(dict(entry.options), TO_REDACT),
         },
         "auth_scheme": runtime.client.auth_scheme,
@@ -81,7 +82,11 @@ async def async_get_config_entry_diagnostics(
             "polls_reports": live.polls_reports,
             "streams_taken_over": live.takeovers,
             "measurements": (
-                None if live.data is None else async_redact_data(asdict(live.data), TO_REDACT)
+                None
+                if live.data is None
+                else async_redact_data(
+                    json.loads(json.dumps(asdict(live.data), default=str)), TO_REDACT
+                )
             ),
         },
         "entities": _entities(hass, entry),

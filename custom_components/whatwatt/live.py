@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncGenerator
-from contextlib import suppress
+from contextlib import aclosing, suppress
 from datetime import datetime
-from typing import override
+from typing import cast, override
 
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.helpers import issue_registry as ir
@@ -166,6 +166,8 @@ class WhatwattLiveCoordinator(DataUpdateCoordinator[Measurements]):
                 return
             except WhatwattStreamStale as err:
                 self._error = err
+                if not self.online:  # it answered, and then had nothing to say
+                    self._async_set_online()
                 self._async_lost()
             except WhatwattError as err:
                 if self._taken_over(err):
@@ -183,19 +185,19 @@ class WhatwattLiveCoordinator(DataUpdateCoordinator[Measurements]):
     async def _async_stream(self) -> None:
         """Follow one stream until it ends (it always ends with an exception)."""
         self._delivered = delivered = 0
-        events = self.client.live(stale_after=self.stale_after)
+        # The client's live() is an async generator: closing it closes the connection now.
+        stream = cast("AsyncGenerator[LiveEvent]", self.client.live(stale_after=self.stale_after))
         try:
-            async for event in events:
-                self._async_publish(event.measurements)
-                if not delivered:
-                    self._async_first_event(event)
-                delivered += 1
-                if delivered == HEALTHY_STREAM_EVENTS:
-                    self._async_healthy()
+            async with aclosing(stream) as events:
+                async for event in events:
+                    self._async_publish(event.measurements)
+                    if not delivered:
+                        self._async_first_event(event)
+                    delivered += 1
+                    if delivered == HEALTHY_STREAM_EVENTS:
+                        self._async_healthy()
         finally:
             self._delivered = delivered
-            if isinstance(events, AsyncGenerator):  # close the connection now, not at GC
-                await events.aclose()
 
     def _taken_over(self, err: WhatwattError) -> bool:
         """Whether another client took the stream (the device serves only one).

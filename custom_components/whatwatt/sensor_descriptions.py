@@ -48,13 +48,9 @@ class WhatwattLiveSensorDescription(SensorEntityDescription):
     """A value the meter measures; the sensor exists once the meter has sent it."""
 
     value_fn: Callable[[Measurements], _Value]
-    exists_fn: Callable[[Measurements], bool] | None = None
-    """Default: the value is not None."""
 
     def exists(self, data: Measurements) -> bool:
         """Return whether the meter reports this value."""
-        if self.exists_fn is not None:
-            return self.exists_fn(data)
         return self.value_fn(data) is not None
 
 

@@ -1,0 +1,55 @@
+"""Repair issues a user can act on: the meter's DLMS key, and who holds the live stream."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers import issue_registry as ir
+import pytest
+
+from custom_components.whatwatt.const import DOMAIN
+from tests.integration_common import async_setup, make_entry
+from whatwatt_emulator import Emulator
+
+
+@pytest.mark.parametrize("status", ["KEY REQUIRED", "ENCRYPTION KEY"])
+async def test_missing_or_wrong_dlms_key_asks_for_it_until_the_meter_is_ok(
+    hass: HomeAssistant, emulator: Emulator, issue_registry: ir.IssueRegistry, status: str
+) -> None:
+    """The meter needs a (different) key: an issue says what to do and where; it goes away
+    by itself once the meter reports OK, checked every minute meanwhile."""
+    entry = await async_setup(hass, make_entry(emulator))
+    system = entry.runtime_data.system
+    issue_id = f"meter_key_required_{entry.entry_id}"
+    assert issue_registry.async_get_issue(DOMAIN, issue_id) is None
+    assert system.update_interval == timedelta(minutes=5)
+
+    emulator.set_meter_status(status)
+    await system.async_refresh()
+    issue = issue_registry.async_get_issue(DOMAIN, issue_id)
+    assert issue is not None
+    assert issue.severity is ir.IssueSeverity.ERROR
+    assert not issue.is_fixable
+    assert issue.translation_key == "meter_key_required"
+    assert issue.translation_placeholders == {
+        "name": "whatwatt Go 9F8124",
+        "status": status,
+        "entry_id": entry.entry_id,
+    }
+    assert system.update_interval == timedelta(minutes=1)
+
+    emulator.set_meter_status(None)
+    await system.async_refresh()
+    assert issue_registry.async_get_issue(DOMAIN, issue_id) is None
+    assert system.update_interval == timedelta(minutes=5)
+
+
+async def test_other_meter_problems_raise_no_key_issue(
+    hass: HomeAssistant, emulator: Emulator, issue_registry: ir.IssueRegistry
+) -> None:
+    """A disconnected meter is not a key problem: no issue (the status sensor tells)."""
+    emulator.set_meter_status("NOT CONNECTED")
+    entry = await async_setup(hass, make_entry(emulator))
+    assert not issue_registry.async_get_issue(DOMAIN, f"meter_key_required_{entry.entry_id}")
+    assert hass.states.get("sensor.whatwatt_go_9f8124_meter_status").state == "not_connected"
