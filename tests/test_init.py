@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+import re
+from typing import Any
+
 from homeassistant.config_entries import SOURCE_REAUTH, ConfigEntryState
 from homeassistant.const import CONF_HOST, CONF_PORT
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr, issue_registry as ir
 from homeassistant.loader import async_get_integration
 from homeassistant.setup import async_setup_component
+import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.whatwatt.const import DOMAIN
 from custom_components.whatwatt.entity import configuration_url
+from custom_components.whatwatt.sensor_descriptions import LIVE_SENSORS, SYSTEM_SENSORS
 from tests.integration_common import async_setup, async_wait_for, make_entry
 from whatwatt_emulator import Emulator
 from whatwatt_emulator.pytest_plugin import EmulatorFactory
@@ -160,3 +167,44 @@ def test_web_ui_address() -> None:
     assert configuration_url("192.0.2.1", 80) == "http://192.0.2.1/"
     assert configuration_url("whatwatt-9F8124.local", 8080) == "http://whatwatt-9F8124.local:8080/"
     assert configuration_url("fe80::1", 80) == "http://[fe80::1]/"
+
+
+TRANSLATIONS = Path(__file__).parent.parent / "custom_components" / "whatwatt" / "translations"
+
+
+def _leaves(tree: dict[str, Any], prefix: str = "") -> dict[str, str]:
+    leaves: dict[str, str] = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            leaves.update(_leaves(value, f"{prefix}{key}."))
+        else:
+            leaves[f"{prefix}{key}"] = value
+    return leaves
+
+
+@pytest.mark.parametrize("language", ["de", "fr", "it"])
+def test_every_language_is_complete(language: str) -> None:
+    """German, French and Italian have every English text, with the same placeholders."""
+    english = _leaves(json.loads((TRANSLATIONS / "en.json").read_text()))
+    other = _leaves(json.loads((TRANSLATIONS / f"{language}.json").read_text()))
+    assert set(other) == set(english)
+    for key, text in english.items():
+        assert set(re.findall(r"{(\w+)}", other[key])) == set(re.findall(r"{(\w+)}", text)), key
+        assert other[key].strip(), key
+
+
+def test_every_sensor_and_state_has_a_name() -> None:
+    """Each sensor's name and each enum option is translated; icons refer to real keys."""
+    english = json.loads((TRANSLATIONS / "en.json").read_text())["entity"]["sensor"]
+    for description in (*LIVE_SENSORS, *SYSTEM_SENSORS):
+        if description.translation_key is None:
+            assert description.device_class is not None  # named after its device class
+            continue
+        names = english[description.translation_key]
+        assert names["name"]
+        for option in description.options or ():
+            assert names["state"][option]
+    icons = json.loads((TRANSLATIONS.parent / "icons.json").read_text())["entity"]["sensor"]
+    assert set(icons) <= set(english)
+    for key, icon in icons.items():
+        assert set(icon.get("state", {})) <= set(english[key].get("state", {}))
