@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 import json
 import time
@@ -64,8 +65,18 @@ class Session:
         return request("DELETE", self.base + path, token=self.access_token)
 
     def ws(self, *commands: Mapping[str, Any]) -> list[Any]:
-        """Run websocket commands in order; return their results (an error raises)."""
-        return asyncio.run(_ws(self.base, self.access_token, commands))
+        """Run websocket commands in order; return their results (an error raises).
+
+        Works from a thread that already runs an event loop too (Playwright's sync API does):
+        then in a worker thread, which inherits this thread's network namespace.
+        """
+        coro = _ws(self.base, self.access_token, commands)
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return asyncio.run(coro)
+        with ThreadPoolExecutor(1) as pool:
+            return pool.submit(asyncio.run, coro).result()
 
     def entries(self, domain: str | None = None) -> list[dict[str, Any]]:
         """Return the config entries (of one domain)."""

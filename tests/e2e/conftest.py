@@ -65,9 +65,9 @@ class World:
     hass: Hass
     emulator: EmulatorProcess | None
     emulator_error: str | None
-    api: Session
     page: Page
     screens: Screens
+    api: Session | None = None  # HA's HTTP API as the owner, once step 1 has onboarded
     done: set[str] = field(default_factory=set)
     facts: dict[str, Any] = field(default_factory=dict)
 
@@ -79,10 +79,9 @@ class World:
 
 @pytest.fixture(scope="session")
 def world() -> Iterator[World]:
-    """Namespaces, emulator, Home Assistant (onboarded), Chromium: set up once, torn down once."""
+    """Namespaces, emulator, Home Assistant (fresh), Chromium: set up once, torn down once."""
     from playwright.sync_api import sync_playwright  # noqa: PLC0415
 
-    from scripts.devtools import haapi  # noqa: PLC0415
     from scripts.devtools.hass import (  # noqa: PLC0415
         Hass,
         link_custom_components,
@@ -123,10 +122,9 @@ def world() -> Iterator[World]:
             hass.start()
             hass.wait_http(timeout=180)
             hass.wait_log("Home Assistant initialized in", timeout=180)
-            api = haapi.onboard(hass.url)
             pw = sync_playwright().start()
             ctx, page = launch_chromium(pw)
-            world = World(hass, emulator, emulator_error, api, page, Screens(page))
+            world = World(hass, emulator, emulator_error, page, Screens(page))
             yield world
     finally:
         if ctx is not None:
