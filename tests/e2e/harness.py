@@ -135,8 +135,9 @@ class Screens:
         self.page = page
         self.taken: list[Path] = []
 
-    def shot(self, name: str) -> Path:
-        """Save a screenshot named `NN-name.png`; return its path."""
+    def shot(self, name: str, settle_ms: int = 400) -> Path:
+        """Save a screenshot named `NN-name.png` (after fade-in/out animations); return it."""
+        self.page.wait_for_timeout(settle_ms)
         path = ARTIFACTS / f"{len(self.taken) + 1:02d}-{re.sub(r'[^\w.-]+', '-', name)}.png"
         self.page.screenshot(path=str(path))
         self.taken.append(path)
