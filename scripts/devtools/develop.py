@@ -163,6 +163,7 @@ def main() -> int:  # noqa: PLR0912, PLR0915 - one linear story, kept in one pla
   Next: Settings -> Devices & services -> whatwatt Go"""
             + (" (under 'Discovered': Add, password " + repr(a.emu_password) + ")" if lab else "")
             + """
+  Emulator state and request log: <emulator URL>/_emulator/state and /_emulator/log
   Logs: config/hass.out (custom_components.whatwatt at debug), config/emulator.out
   Ctrl-C stops Home Assistant and the emulator.
 """,

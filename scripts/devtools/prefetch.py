@@ -7,12 +7,14 @@ for example).  Inside a network namespace there is no PyPI, so do it beforehand,
 
 Domains: bootstrap's always-loaded sets + configuration.yaml's top-level keys + the onboarding
 entries + the custom integrations' manifests, closed over `dependencies` and
-`after_dependencies`.  Installs with uv and HA's package_constraints.txt; quick when present.
+`after_dependencies`.  Installs with uv and HA's package_constraints.txt.  A stamp in the
+venv (HA version + configuration.yaml + manifests) makes a repeated run return at once.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 from importlib import metadata
 import json
 from pathlib import Path
@@ -21,19 +23,23 @@ import subprocess
 import sys
 from typing import Any
 
-import homeassistant
-from homeassistant import bootstrap
-from homeassistant.util.yaml import load_yaml
-
 from .hass import CUSTOM_COMPONENTS
 
-HA_DIR = Path(homeassistant.__file__).parent
+STAMP = Path(sys.prefix) / ".ww-prefetch-stamps"
+
+
+def _ha_dir() -> Path:
+    import homeassistant  # noqa: PLC0415 - slow import, skipped when the stamp matches
+
+    return Path(homeassistant.__file__).parent
+
+
 # core_config's onboarding step creates these entries (they are deleted again, but set up first)
 ONBOARDING = {"met", "google_translate", "radio_browser", "shopping_list"}
 
 
 def _manifest(domain: str) -> dict[str, Any] | None:
-    for base in (CUSTOM_COMPONENTS, HA_DIR / "components"):
+    for base in (CUSTOM_COMPONENTS, _ha_dir() / "components"):
         f = base / domain / "manifest.json"
         if f.is_file():
             data: dict[str, Any] = json.loads(f.read_text())
@@ -43,6 +49,9 @@ def _manifest(domain: str) -> dict[str, Any] | None:
 
 def requirements(config_dir: Path | None, extra: set[str]) -> dict[str, str]:
     """Return {requirement: domain that needs it} for everything HA would load."""
+    from homeassistant import bootstrap  # noqa: PLC0415
+    from homeassistant.util.yaml import load_yaml  # noqa: PLC0415
+
     domains = set(bootstrap.CORE_INTEGRATIONS) | set(bootstrap.LOGGING_AND_HTTP_DEPS_INTEGRATIONS)
     domains |= set(bootstrap.FRONTEND_INTEGRATIONS) | set(bootstrap.DEFAULT_INTEGRATIONS)
     domains |= {"recorder", "zeroconf"} | ONBOARDING | extra
@@ -80,18 +89,37 @@ def main() -> None:
     ap.add_argument("--domain", action="append", default=[])
     ap.add_argument("--dry-run", action="store_true")
     a = ap.parse_args()
+    stamp = _stamp(a.config, a.domain)
+    if not a.dry_run and STAMP.exists() and stamp in STAMP.read_text().split():
+        print("[prefetch] runtime requirements up to date", file=sys.stderr)
+        return
     reqs = requirements(a.config, set(a.domain))
     missing = sorted(r for r in reqs if not _installed(r))
     print(f"[prefetch] {len(reqs)} runtime requirements, {len(missing)} missing", file=sys.stderr)
-    if not missing or a.dry_run:
-        for r in missing:
-            print(f"  {r} ({reqs[r]})", file=sys.stderr)
+    for r in missing:
+        print(f"  {r} ({reqs[r]})", file=sys.stderr)
+    if a.dry_run:
         return
-    uv = Path(sys.executable).with_name("uv")
-    cmd = [str(uv)] if uv.exists() else [sys.executable, "-m", "uv"]
-    cmd += ["pip", "install", "-q", "-p", sys.executable]
-    cmd += ["--constraint", str(HA_DIR / "package_constraints.txt"), *missing]
-    sys.exit(subprocess.call(cmd))  # noqa: S603
+    if missing:
+        uv = Path(sys.executable).with_name("uv")
+        cmd = [str(uv)] if uv.exists() else [sys.executable, "-m", "uv"]
+        cmd += ["pip", "install", "-q", "-p", sys.executable]
+        cmd += ["--constraint", str(_ha_dir() / "package_constraints.txt"), *missing]
+        if rc := subprocess.call(cmd):  # noqa: S603
+            sys.exit(rc)
+    with STAMP.open("a") as f:
+        f.write(stamp + "\n")
+
+
+def _stamp(config_dir: Path | None, domains: list[str]) -> str:
+    """Identify what the requirements depend on: HA's version, the YAML, the manifests."""
+    h = hashlib.sha256(metadata.version("homeassistant").encode())
+    if config_dir is not None and (config_dir / "configuration.yaml").is_file():
+        h.update((config_dir / "configuration.yaml").read_bytes())
+    for manifest in sorted(CUSTOM_COMPONENTS.glob("*/manifest.json")):
+        h.update(manifest.read_bytes())
+    h.update(" ".join(sorted(domains)).encode())
+    return h.hexdigest()[:24]
 
 
 if __name__ == "__main__":
