@@ -20,6 +20,7 @@ from homeassistant.const import CONF_HOST, CONF_PASSWORD, CONF_PORT
 from homeassistant.core import HomeAssistant
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
+from custom_components.whatwatt import availability, live
 from custom_components.whatwatt.const import DOMAIN
 from whatwatt_emulator import Emulator
 
@@ -74,8 +75,17 @@ def fast_live() -> Iterator[None]:
     """Run the live coordinator with FAST_LIVE timings."""
     with ExitStack() as stack:
         for name, value in FAST_LIVE.items():
-            stack.enter_context(patch(f"custom_components.whatwatt.live.{name}", value))
+            stack.enter_context(fast(name, value))
         yield
+
+
+def fast(name: str, value: float) -> ExitStack:
+    """Patch a live-stream timing wherever the live modules read it."""
+    stack = ExitStack()
+    for module in (live, availability):
+        if hasattr(module, name):
+            stack.enter_context(patch.object(module, name, value))
+    return stack
 
 
 @asynccontextmanager

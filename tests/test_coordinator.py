@@ -22,6 +22,7 @@ from custom_components.whatwatt.const import DOMAIN
 from tests.integration_common import (
     async_setup,
     async_wait_for,
+    fast,
     fast_live,
     make_entry,
     other_live_client,
@@ -35,7 +36,7 @@ RESTART = "button.whatwatt_go_9f8124_restart"
 
 
 @pytest.fixture(autouse=True)
-def fast() -> Iterator[None]:
+def fast_timings() -> Iterator[None]:
     """Seconds instead of minutes for backoff and staleness."""
     with fast_live():
         yield
@@ -183,10 +184,7 @@ async def test_plus_licence_polls_reports_while_stream_is_held(
     emulator = await emulator_factory(licence="PLUS", report_interval=0.25)
     entry = await async_setup(hass, make_entry(emulator))
     assert emulator.log[2].path == "/api/v1/report"  # system, meter settings, then report
-    with (
-        patch("custom_components.whatwatt.live.TAKEOVER_RETRY_SECONDS", 5.0),
-        patch("custom_components.whatwatt.live.STALE_MIN_SECONDS", 0.2),
-    ):
+    with fast("TAKEOVER_RETRY_SECONDS", 5.0), fast("STALE_MIN_SECONDS", 0.2):
         async with other_live_client(emulator):
             issue_id = f"stream_taken_over_{entry.entry_id}"
             await async_wait_for(hass, lambda: issue_registry.async_get_issue(DOMAIN, issue_id))
@@ -212,7 +210,7 @@ async def test_report_polling_stops_on_rejected_password(
     """A 401 on the fallback poll asks for the password like the stream does."""
     emulator = await emulator_factory(licence="PRO", password="pw", report_interval=0.25)
     await async_setup(hass, make_entry(emulator, password="pw"))
-    with patch("custom_components.whatwatt.live.TAKEOVER_RETRY_SECONDS", 5.0):
+    with fast("TAKEOVER_RETRY_SECONDS", 5.0):
         async with other_live_client(emulator, password="pw"):
             await async_wait_for(hass, lambda: len(emulator.requests("GET", "/api/v1/report")) > 1)
             emulator.set_password("changed")
@@ -324,7 +322,7 @@ async def test_fallback_reports_only_count_when_the_meter_is_ok(
     not OK do not count as current values: the measurements go unavailable."""
     emulator = await emulator_factory(licence="PLUS", report_interval=0.25)
     await async_setup(hass, make_entry(emulator))
-    with patch("custom_components.whatwatt.live.TAKEOVER_RETRY_SECONDS", 5.0):
+    with fast("TAKEOVER_RETRY_SECONDS", 5.0):
         async with other_live_client(emulator):
             await async_wait_for(hass, lambda: len(emulator.requests("GET", "/api/v1/report")) > 2)
             emulator.faults.fail_next(status=503, count=2)
