@@ -15,6 +15,7 @@ from pytest_homeassistant_custom_component.common import snapshot_platform
 from syrupy.assertion import SnapshotAssertion
 
 from custom_components.whatwatt.client import Measurements, SystemInfo
+from custom_components.whatwatt.sensor_descriptions import LIVE_SENSORS
 from tests.integration_common import async_setup, make_entry
 from whatwatt_emulator import Emulator
 from whatwatt_emulator.pytest_plugin import EmulatorFactory
@@ -201,3 +202,13 @@ async def test_last_boot_moves_only_on_a_reboot(
     await system.async_refresh()
     await hass.async_block_till_done()
     assert _state(hass, last_boot) == "2026-11-24T12:15:02+00:00"
+
+
+def test_each_measurement_sensor_reads_a_real_field() -> None:
+    """Every live sensor names a measurement that exists; none exists without data."""
+    full = Measurements(**{name: 1.0 for name in Measurements.__dataclass_fields__
+                           if name not in ("tariff", "volumes")}, tariff=1)  # fmt: skip
+    for description in LIVE_SENSORS:
+        assert not description.exists(Measurements()), description.key
+        assert description.exists(full), description.key
+        assert description.value_fn(full) is not None, description.key

@@ -47,11 +47,18 @@ LICENCES: Final = ["free", "plus", "pro"]
 class WhatwattLiveSensorDescription(SensorEntityDescription):
     """A value the meter measures; the sensor exists once the meter has sent it."""
 
+    field: str
+    """The measurement the sensor shows (it exists once the meter has sent it)."""
     value_fn: Callable[[Measurements], _Value]
+    exists_fn: Callable[[Measurements], bool] | None = None
+    """Overrides the check on ``field`` (a plain attribute read: it runs per live event while
+    sensors are missing)."""
 
     def exists(self, data: Measurements) -> bool:
         """Return whether the meter reports this value."""
-        return self.value_fn(data) is not None
+        if self.exists_fn is not None:
+            return self.exists_fn(data)
+        return getattr(data, self.field) is not None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -107,6 +114,7 @@ def _power(key: str, field: str, **kwargs: object) -> WhatwattLiveSensorDescript
         native_unit_of_measurement=UnitOfPower.WATT,
         state_class=SensorStateClass.MEASUREMENT,
         suggested_display_precision=0,
+        field=field,
         value_fn=_kilo_field(field),
         **kwargs,  # type: ignore[arg-type]
     )
@@ -120,6 +128,7 @@ def _reactive(key: str, field: str, **kwargs: object) -> WhatwattLiveSensorDescr
         state_class=SensorStateClass.MEASUREMENT,
         suggested_display_precision=0,
         entity_registry_enabled_default=False,
+        field=field,
         value_fn=_kilo_field(field),
         **kwargs,  # type: ignore[arg-type]
     )
@@ -132,6 +141,7 @@ def _energy(key: str, field: str, **kwargs: object) -> WhatwattLiveSensorDescrip
         native_unit_of_measurement=UnitOfEnergy.KILO_WATT_HOUR,
         state_class=SensorStateClass.TOTAL_INCREASING,
         suggested_display_precision=3,
+        field=field,
         value_fn=_field(field),
         **kwargs,  # type: ignore[arg-type]
     )
@@ -146,6 +156,7 @@ def _reactive_energy(key: str, field: str) -> WhatwattLiveSensorDescription:
         state_class=SensorStateClass.TOTAL_INCREASING,
         suggested_display_precision=3,
         entity_registry_enabled_default=False,
+        field=field,
         value_fn=_field(field),
     )
 
@@ -190,6 +201,7 @@ LIVE_SENSORS: Final[tuple[WhatwattLiveSensorDescription, ...]] = (
         native_unit_of_measurement=UnitOfPower.WATT,
         state_class=SensorStateClass.MEASUREMENT,
         suggested_display_precision=0,
+        field="power_in",
         value_fn=_net,
     ),
     *_phased(_power, "power_import", "power_in"),
@@ -203,6 +215,7 @@ LIVE_SENSORS: Final[tuple[WhatwattLiveSensorDescription, ...]] = (
             native_unit_of_measurement=UnitOfElectricPotential.VOLT,
             state_class=SensorStateClass.MEASUREMENT,
             suggested_display_precision=1,
+            field=f"voltage_l{phase}",
             value_fn=_field(f"voltage_l{phase}"),
         )
         for phase in PHASES
@@ -216,6 +229,7 @@ LIVE_SENSORS: Final[tuple[WhatwattLiveSensorDescription, ...]] = (
             native_unit_of_measurement=UnitOfElectricCurrent.AMPERE,
             state_class=SensorStateClass.MEASUREMENT,
             suggested_display_precision=2,
+            field=f"current_l{phase}",
             value_fn=_field(f"current_l{phase}"),
         )
         for phase in PHASES
@@ -225,6 +239,7 @@ LIVE_SENSORS: Final[tuple[WhatwattLiveSensorDescription, ...]] = (
         device_class=SensorDeviceClass.POWER_FACTOR,
         state_class=SensorStateClass.MEASUREMENT,
         suggested_display_precision=3,
+        field="power_factor",
         value_fn=_field("power_factor"),
     ),
     _energy("energy_import", "energy_in", translation_key="energy_import"),
@@ -236,7 +251,9 @@ LIVE_SENSORS: Final[tuple[WhatwattLiveSensorDescription, ...]] = (
         translation_key="tariff",
         device_class=SensorDeviceClass.ENUM,
         options=TARIFF_OPTIONS,
+        field="tariff",
         value_fn=_tariff,
+        exists_fn=lambda data: _tariff(data) is not None,
     ),
     _reactive("reactive_power_import", "reactive_in", translation_key="reactive_power_import"),
     _reactive("reactive_power_export", "reactive_out", translation_key="reactive_power_export"),
@@ -249,6 +266,7 @@ LIVE_SENSORS: Final[tuple[WhatwattLiveSensorDescription, ...]] = (
         state_class=SensorStateClass.MEASUREMENT,
         suggested_display_precision=0,
         entity_registry_enabled_default=False,
+        field="apparent_power",
         value_fn=_kilo_field("apparent_power"),
     ),
     _reactive_energy("reactive_energy_import", "reactive_energy_in"),
