@@ -15,9 +15,8 @@ Whether the data is current and the device reachable is decided in ``availabilit
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator
 from contextlib import aclosing, suppress
-from typing import cast, override
+from typing import override
 
 from homeassistant.core import HomeAssistant, callback
 
@@ -125,7 +124,7 @@ class WhatwattLiveCoordinator(WhatwattLiveAvailability):
         """Follow one stream until it ends (it always ends with an exception)."""
         self._delivered = delivered = 0
         # The client's live() is an async generator: closing it closes the connection now.
-        stream = cast("AsyncGenerator[LiveEvent]", self.client.live(stale_after=self.stale_after))
+        stream = self.client.live(stale_after=self.stale_after)
         try:
             async with aclosing(stream) as events:
                 async for event in events:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
+from collections.abc import AsyncGenerator, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 import json
 import logging
@@ -158,7 +158,7 @@ class WhatwattClient:
         await self._request("POST", SCALERS_CUSTOM, body)
         return await self.scalers_custom()
 
-    async def live(self, stale_after: float | None = None) -> AsyncIterator[LiveEvent]:
+    async def live(self, stale_after: float | None = None) -> AsyncGenerator[LiveEvent]:
         """Yield the ``live`` events of the SSE stream until it fails.
 
         The device serves one stream at a time.  Raises WhatwattStreamTakenOver when it closes
