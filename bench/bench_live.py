@@ -25,7 +25,15 @@ from pytest_homeassistant_custom_component.components.recorder.common import (
 )
 
 from .emitter import SEQ_BASE
-from .harness import add_entry, cpu_seconds, emitter, entity_id, percentile, rss_bytes
+from .harness import (
+    add_entry,
+    cpu_seconds,
+    emitter,
+    entity_id,
+    percentile,
+    rss_bytes,
+    thread_cpu,
+)
 from .results import record
 
 EVENTS = int(os.environ.get("BENCH_EVENTS", "10000"))
@@ -62,6 +70,7 @@ class LiveRun:
     wall_s: float
     rss_growth: int
     gc_pauses_ms: list[float] = field(default_factory=list)
+    threads: dict[str, float] = field(default_factory=dict)
 
     @property
     def cpu_per_1000(self) -> float:
@@ -133,6 +142,7 @@ async def _live_run(  # noqa: PLR0915
                 gc_pauses.append((time.perf_counter() - gc_start[0]) * 1000)
 
         rss0, cpu0, wall0 = rss_bytes(), cpu_seconds(), time.monotonic()
+        threads0 = thread_cpu()
         gc.callbacks.append(on_gc)
         stamps = await device.run(events)
         try:
@@ -145,6 +155,7 @@ async def _live_run(  # noqa: PLR0915
             await async_recorder_block_till_done(hass)
         gc.callbacks.remove(on_gc)
         cpu1, wall1 = cpu_seconds(), time.monotonic()
+        threads1 = thread_cpu()
         rss1 = rss_bytes()
         for unsub in unsubs:
             unsub()
@@ -168,6 +179,11 @@ async def _live_run(  # noqa: PLR0915
         wall_s=wall1 - wall0,
         rss_growth=rss1 - rss0,
         gc_pauses_ms=gc_pauses,
+        threads={
+            name: threads1[name] - threads0.get(name, 0.0)
+            for name in threads1
+            if threads1[name] - threads0.get(name, 0.0) >= 0.01
+        },
     )
 
 
@@ -226,6 +242,11 @@ async def test_cpu_per_1000_events_with_recorder(
         target="<= 2 s",
         met=run.cpu_per_1000 <= CPU_TARGET_S,
     )
+    per_thread = ", ".join(
+        f"{name} {cpu * 1000 / run.sent:.2f} s"
+        for name, cpu in sorted(run.threads.items(), key=lambda item: -item[1])
+    )
+    record(s, "HA CPU per 1000 events by thread", per_thread)
     record(s, "HA CPU load during the run", f"{run.cpu_s / run.wall_s * 100:.0f} % of one core")
     record(s, f"RSS growth over {run.sent} events", f"{run.rss_growth / 1024:.0f} KiB")
     _record_latency(s, run, "recorder on", target=False)

@@ -27,7 +27,7 @@ from whatwatt_emulator import Emulator
 from .harness import add_entry
 from .results import note, record
 
-PASSWORD = "bench-pw"
+PASSWORD = "bench-pw"  # noqa: S105
 HOUR = 3600
 TICK = 10
 BASELINE_INTERVAL = 30
@@ -57,9 +57,7 @@ async def test_device_load_over_an_hour(
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
 
-    session = async_create_clientsession(
-        hass, middlewares=(_digest(PASSWORD, preemptive=False),)
-    )
+    session = async_create_clientsession(hass, middlewares=(_digest(PASSWORD, preemptive=False),))
     polls = 0
 
     async def poll() -> None:

@@ -11,6 +11,7 @@ import json
 import os
 import resource
 import sys
+import threading
 from typing import Any
 
 from homeassistant.const import CONF_HOST, CONF_PASSWORD, CONF_PORT
@@ -35,6 +36,24 @@ def rss_bytes(collect: bool = True) -> int:
         gc.collect()
     with open("/proc/self/statm", encoding="ascii") as statm:
         return int(statm.read().split()[1]) * _PAGE
+
+
+def thread_cpu() -> dict[str, float]:
+    """CPU seconds per thread of this process, by thread name (same names summed)."""
+    names = {t.native_id: t.name for t in threading.enumerate()}
+    ticks = os.sysconf("SC_CLK_TCK")
+    out: dict[str, float] = {}
+    for tid in os.listdir("/proc/self/task"):
+        try:
+            with open(f"/proc/self/task/{tid}/stat", encoding="ascii") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        name = names.get(int(tid), "other")
+        if name.startswith(("ThreadPoolExecutor", "SyncWorker", "asyncio_")):
+            name = "executor"
+        out[name] = out.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / ticks
+    return out
 
 
 @dataclass
