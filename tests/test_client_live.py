@@ -138,8 +138,8 @@ async def test_silent_stream_is_stale(
 async def sse_device(socket_enabled: None) -> AsyncIterator[Callable[[bytes], Awaitable[int]]]:
     """A loopback server that streams the given bytes on /api/v1/live, then ends.
 
-    It stands in for firmware behaviour the emulator does not produce: its malformed-event
-    fault breaks the SSE framing (such an event is skipped, per the SSE spec), not the JSON.
+    It stands in for firmware behaviour the emulator does not produce (other event names,
+    data lines without a JSON object).
     """
     runners: list[web.AppRunner] = []
 
@@ -164,12 +164,12 @@ async def sse_device(socket_enabled: None) -> AsyncIterator[Callable[[bytes], Aw
 
 
 async def test_malformed_event_is_a_response_error(
-    sse_device: Callable[[bytes], Awaitable[int]], session: aiohttp.ClientSession
+    emulator: Emulator, session: aiohttp.ClientSession
 ) -> None:
     """Broken JSON in a live event is reported, never turned into zeros."""
-    port = await sse_device(b'event: live\ndata: {"P_In": 0.0\n\n')
+    emulator.faults.malformed_event_next(1)
     with pytest.raises(WhatwattResponseError, match="malformed live event"):
-        await take(WhatwattClient("127.0.0.1", session, port=port), 1)
+        await take(client_for(emulator, session), 1)
 
 
 async def test_other_event_types_are_skipped(
