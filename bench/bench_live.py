@@ -8,6 +8,7 @@ The device runs in a child process (bench.emitter): this process's CPU time is H
 from __future__ import annotations
 
 import asyncio
+import cProfile
 from dataclasses import dataclass, field
 import gc
 import os
@@ -143,6 +144,9 @@ async def _live_run(  # noqa: PLR0915
 
         rss0, cpu0, wall0 = rss_bytes(), cpu_seconds(), time.monotonic()
         threads0 = thread_cpu()
+        profiler = cProfile.Profile() if os.environ.get("BENCH_PROFILE") else None
+        if profiler is not None:  # the event loop's share, for analysis
+            profiler.enable()
         gc.callbacks.append(on_gc)
         stamps = await device.run(events)
         try:
@@ -156,6 +160,9 @@ async def _live_run(  # noqa: PLR0915
         gc.callbacks.remove(on_gc)
         cpu1, wall1 = cpu_seconds(), time.monotonic()
         threads1 = thread_cpu()
+        if profiler is not None:
+            profiler.disable()
+            profiler.dump_stats(os.environ["BENCH_PROFILE"])
         rss1 = rss_bytes()
         for unsub in unsubs:
             unsub()
