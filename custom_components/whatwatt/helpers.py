@@ -43,9 +43,6 @@ ENABLED_BY_DEFAULT: Final = frozenset(
 )
 """Setting entities a typical user touches; the others are created disabled."""
 
-NUMBER_UNITS: Final[Mapping[str, str]] = {"time_offset": "s", "buffer_size": "B"}
-"""Units of the numeric settings that have one (the vendor page names them in prose)."""
-
 
 def entity_platform(spec: SettingSpec) -> Platform | None:
     """Return the platform that shows a setting as an entity, or None for no entity.

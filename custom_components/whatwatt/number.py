@@ -12,7 +12,6 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from .client.meter_settings import Kind, SettingSpec
 from .coordinator import WhatwattConfigEntry
 from .helpers import (
-    NUMBER_UNITS,
     WhatwattSettingEntity,
     entity_specs,
     number_range,
@@ -50,7 +49,7 @@ class WhatwattSettingNumber(WhatwattSettingEntity, NumberEntity):
         super().__init__(entry, spec, description)
         self._attr_native_min_value, self._attr_native_max_value = number_range(spec)
         self._attr_native_step = 1 if spec.kind is Kind.INT else FLOAT_STEP
-        self._attr_native_unit_of_measurement = NUMBER_UNITS.get(spec.key)
+        self._attr_native_unit_of_measurement = spec.unit
 
     @property
     @override

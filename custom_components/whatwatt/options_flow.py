@@ -57,7 +57,6 @@ from .client.meter_settings import (
 )
 from .const import DOMAIN
 from .helpers import (
-    NUMBER_UNITS,
     SettingNotAppliedError,
     async_write_meter_settings,
     number_range,
@@ -123,8 +122,8 @@ def _selector(spec: SettingSpec) -> Selector[Any]:
         mode=NumberSelectorMode.BOX,
         step=1 if spec.kind is Kind.INT else "any",
     )
-    if spec.key in NUMBER_UNITS:
-        config["unit_of_measurement"] = NUMBER_UNITS[spec.key]
+    if spec.unit:
+        config["unit_of_measurement"] = spec.unit
     return _Number(config)
 
 

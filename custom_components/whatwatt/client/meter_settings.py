@@ -60,6 +60,8 @@ class SettingSpec:
     options: tuple[str, ...] = ()
     minimum: float | None = None
     maximum: float | None = None
+    unit: str | None = None
+    """Unit of a numeric field, where the vendor page names one (``s``, ``B`` for bytes)."""
     write_only: bool = False
 
     @property
@@ -165,7 +167,7 @@ class MeterSettings:
     )  # fmt: skip
     buffer_size: int | None = _setting(
         SettingSpec(key="buffer_size", kind=_K.INT, section=_S.SERIAL, default=64,
-                    minimum=1, maximum=128)
+                    minimum=1, maximum=128, unit="B")
     )  # fmt: skip
     method: str | None = _setting(
         SettingSpec(key="method", kind=_K.ENUM, section=_S.INTERFACE, default="Passive Push",
@@ -202,7 +204,7 @@ class MeterSettings:
     )  # fmt: skip
     time_offset: int | None = _setting(
         SettingSpec(key="time_offset", kind=_K.INT, section=_S.TIME_SCALING, default=0,
-                    minimum=INT32_MIN, maximum=INT32_MAX)
+                    minimum=INT32_MIN, maximum=INT32_MAX, unit="s")
     )  # fmt: skip
     sync_time_offset_with_ntp: bool | None = _setting(
         SettingSpec(key="sync_time_offset_with_ntp", kind=_K.BOOL, section=_S.TIME_SCALING,
