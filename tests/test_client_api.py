@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import aiohttp
@@ -12,7 +10,6 @@ import pytest
 from custom_components.whatwatt.client import (
     MeterSettings,
     Scaler,
-    WhatwattClient,
     WhatwattConnectionError,
     WhatwattLicenceRequired,
     WhatwattResponseError,
@@ -21,25 +18,9 @@ from custom_components.whatwatt.client import (
 from custom_components.whatwatt.client.meter_settings import DEFAULTS, full_settings
 from whatwatt_emulator import Emulator
 
+from .client_common import client_for, until
+
 KEY = "00112233445566778899AABBCCDDEEFF"
-
-
-@pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    """A plain aiohttp session (the integration injects its own)."""
-    async with aiohttp.ClientSession() as session:
-        yield session
-
-
-def client_for(emu: Emulator, session: aiohttp.ClientSession, **kwargs: Any) -> WhatwattClient:
-    return WhatwattClient(emu.host, session, port=emu.port, **kwargs)
-
-
-async def until(predicate: Callable[[], bool]) -> None:
-    """Wait (at most 5 s) until the emulator's state says so; it exposes state, not events."""
-    async with asyncio.timeout(5):
-        while not predicate():  # noqa: ASYNC110
-            await asyncio.sleep(0.01)
 
 
 async def test_system_reads_identity_licence_and_meter(

@@ -3,29 +3,19 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 import itertools
 from typing import Any
 
 import aiohttp
 import pytest
 
-from custom_components.whatwatt.client import WhatwattAuthError, WhatwattClient
+from custom_components.whatwatt.client import WhatwattAuthError
 from whatwatt_emulator import Emulator
+
+from .client_common import client_for
 
 PASSWORD = "Pa55:wörd"
 KEY = "00112233445566778899AABBCCDDEEFF"
-
-
-@pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    """A plain aiohttp session (the integration injects its own)."""
-    async with aiohttp.ClientSession() as session:
-        yield session
-
-
-def client_for(emu: Emulator, session: aiohttp.ClientSession, **kwargs: Any) -> WhatwattClient:
-    return WhatwattClient(emu.host, session, port=emu.port, **kwargs)
 
 
 def trips(emu: Emulator) -> list[tuple[str, str, int]]:

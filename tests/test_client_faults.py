@@ -21,19 +21,10 @@ from custom_components.whatwatt.client import (
 )
 from whatwatt_emulator import Emulator
 
+from .client_common import client_for
+
 PASSWORD = "top-secret-pw"
 KEY = "A1B2C3D4E5F60718293A4B5C6D7E8F90"
-
-
-@pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    """A plain aiohttp session (the integration injects its own)."""
-    async with aiohttp.ClientSession() as session:
-        yield session
-
-
-def client_for(emu: Emulator, session: aiohttp.ClientSession, **kwargs: Any) -> WhatwattClient:
-    return WhatwattClient(emu.host, session, port=emu.port, **kwargs)
 
 
 def assert_no_secret(err: BaseException, *secrets: str) -> None:

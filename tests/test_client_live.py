@@ -23,25 +23,9 @@ from custom_components.whatwatt.client import (
 )
 from whatwatt_emulator import Emulator
 
+from .client_common import client_for, until
+
 PASSWORD = "live-pw"
-
-
-@pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    """A plain aiohttp session (the integration injects its own)."""
-    async with aiohttp.ClientSession() as session:
-        yield session
-
-
-def client_for(emu: Emulator, session: aiohttp.ClientSession, **kwargs: Any) -> WhatwattClient:
-    return WhatwattClient(emu.host, session, port=emu.port, **kwargs)
-
-
-async def until(predicate: Callable[[], bool]) -> None:
-    """Wait (at most 5 s) until the emulator's state says so; it exposes state, not events."""
-    async with asyncio.timeout(5):
-        while not predicate():  # noqa: ASYNC110
-            await asyncio.sleep(0.01)
 
 
 async def take(client: WhatwattClient, count: int, **kwargs: Any) -> list[LiveEvent]:
