@@ -27,7 +27,6 @@ from custom_components.whatwatt.client.meter_settings import (  # noqa: E402
     SettingSpec,
 )
 from custom_components.whatwatt.const import DOMAIN  # noqa: E402
-from custom_components.whatwatt.helpers import NUMBER_UNITS  # noqa: E402
 from custom_components.whatwatt.services import (  # noqa: E402
     SERVICE_FIELDS,
     SERVICE_GET,
@@ -66,8 +65,8 @@ def _selector(spec: SettingSpec) -> dict[str, Any]:
         number["max"] = _number(spec.maximum)
     number["step"] = 1 if spec.kind is Kind.INT else "any"
     number["mode"] = "box"
-    if spec.key in NUMBER_UNITS:
-        number["unit_of_measurement"] = NUMBER_UNITS[spec.key]
+    if spec.unit:
+        number["unit_of_measurement"] = spec.unit
     return {"number": number}
 
 
