@@ -9,7 +9,7 @@ as data keyed by field.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 import math
 from typing import TYPE_CHECKING, Any, Final
@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Final
 from homeassistant.const import EntityCategory, Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
-from homeassistant.helpers.entity import EntityDescription
+from homeassistant.helpers.entity import Entity, EntityDescription
 
 from .client.exceptions import (
     WhatwattAuthError,
@@ -64,15 +64,6 @@ def number_range(spec: SettingSpec) -> tuple[float, float]:
     assert spec.minimum is not None
     assert spec.maximum is not None
     return spec.minimum, spec.maximum
-
-
-def entity_specs(platform: Platform, settings: MeterSettings) -> list[SettingSpec]:
-    """Return the settings shown on ``platform`` that this device reports."""
-    return [
-        spec
-        for spec in SPECS.values()
-        if entity_platform(spec) is platform and getattr(settings, spec.key) is not None
-    ]
 
 
 class SettingNotAppliedError(HomeAssistantError):
@@ -178,14 +169,32 @@ async def async_handle_errors(
         ) from err
 
 
-def setting_description[D: EntityDescription](cls: type[D], spec: SettingSpec) -> D:
-    """Describe the entity of a setting: named by translation, config category."""
-    return cls(
-        key=spec.key,
-        translation_key=spec.key,
-        entity_category=EntityCategory.CONFIG,
-        entity_registry_enabled_default=spec.key in ENABLED_BY_DEFAULT,
-    )
+def setting_entities[D: EntityDescription, E: Entity](
+    entry: WhatwattConfigEntry,
+    platform: Platform,
+    entity_cls: Callable[[WhatwattConfigEntry, SettingSpec, D], E],
+    description_cls: type[D],
+) -> list[E]:
+    """Create the entities of ``platform`` for the settings this device reports.
+
+    Each is named by translation, in the config category, enabled by default only when a
+    typical user touches it.
+    """
+    settings = entry.runtime_data.meter_settings.data
+    return [
+        entity_cls(
+            entry,
+            spec,
+            description_cls(
+                key=spec.key,
+                translation_key=spec.key,
+                entity_category=EntityCategory.CONFIG,
+                entity_registry_enabled_default=spec.key in ENABLED_BY_DEFAULT,
+            ),
+        )
+        for spec in SPECS.values()
+        if entity_platform(spec) is platform and getattr(settings, spec.key) is not None
+    ]
 
 
 class WhatwattSettingEntity(WhatwattEntity[WhatwattMeterSettingsCoordinator]):

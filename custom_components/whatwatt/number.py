@@ -13,9 +13,8 @@ from .client.meter_settings import Kind, SettingSpec
 from .coordinator import WhatwattConfigEntry
 from .helpers import (
     WhatwattSettingEntity,
-    entity_specs,
     number_range,
-    setting_description,
+    setting_entities,
 )
 
 PARALLEL_UPDATES = 1
@@ -30,10 +29,8 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add a number for every numeric setting the gateway reports."""
-    settings = entry.runtime_data.meter_settings.data
     async_add_entities(
-        WhatwattSettingNumber(entry, spec, setting_description(NumberEntityDescription, spec))
-        for spec in entity_specs(Platform.NUMBER, settings)
+        setting_entities(entry, Platform.NUMBER, WhatwattSettingNumber, NumberEntityDescription)
     )
 
 

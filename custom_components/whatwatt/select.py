@@ -14,8 +14,7 @@ from .coordinator import WhatwattConfigEntry
 from .helpers import (
     SELECT_CHOICES,
     WhatwattSettingEntity,
-    entity_specs,
-    setting_description,
+    setting_entities,
 )
 
 PARALLEL_UPDATES = 1
@@ -27,10 +26,8 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add a select for every choice-type setting the gateway reports."""
-    settings = entry.runtime_data.meter_settings.data
     async_add_entities(
-        WhatwattSettingSelect(entry, spec, setting_description(SelectEntityDescription, spec))
-        for spec in entity_specs(Platform.SELECT, settings)
+        setting_entities(entry, Platform.SELECT, WhatwattSettingSelect, SelectEntityDescription)
     )
 
 

@@ -10,7 +10,7 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .coordinator import WhatwattConfigEntry
-from .helpers import WhatwattSettingEntity, entity_specs, setting_description
+from .helpers import WhatwattSettingEntity, setting_entities
 
 PARALLEL_UPDATES = 1
 
@@ -21,10 +21,8 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add a switch for every on/off setting the gateway reports."""
-    settings = entry.runtime_data.meter_settings.data
     async_add_entities(
-        WhatwattSettingSwitch(entry, spec, setting_description(SwitchEntityDescription, spec))
-        for spec in entity_specs(Platform.SWITCH, settings)
+        setting_entities(entry, Platform.SWITCH, WhatwattSettingSwitch, SwitchEntityDescription)
     )
 
 
