@@ -126,7 +126,7 @@ async def test_setup_memory_and_options(hass: HomeAssistant, socket_enabled: Non
         tracemalloc.stop()
 
     s = "4 setup"
-    record(s, "setup of the first entry (imports the platforms)", f"{cold_ms:.1f} ms")
+    record(s, "setup of the first entry in this HA instance", f"{cold_ms:.1f} ms")
     record(
         s,
         "setup of 1 entry (integration loaded)",

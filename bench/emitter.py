@@ -96,6 +96,7 @@ async def _main(args: argparse.Namespace) -> None:
                 log_limit=100_000,
             )
         )
+        emu.meter.speed = args.meter_speed
         await emu.start(host="127.0.0.1", port=0)
         emulators.append(emu)
     _print({"ports": [e.port for e in emulators], "ids": [e.config.device_id for e in emulators]})
@@ -124,6 +125,12 @@ def main() -> None:
     parser.add_argument("--interval", type=float, default=1.0)
     parser.add_argument("--password", default=None)
     parser.add_argument("--licence", default="FREE")
+    parser.add_argument(
+        "--meter-speed",
+        type=float,
+        default=1.0,
+        help="meter seconds per real second (1/interval: every event is a 1 s meter report)",
+    )
     asyncio.run(_main(parser.parse_args()))
 
 

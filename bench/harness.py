@@ -81,10 +81,16 @@ class EmitterProcess:
 
 @asynccontextmanager
 async def emitter(
-    count: int = 1, *, interval: float = 1.0, password: str | None = None, licence: str = "FREE"
+    count: int = 1,
+    *,
+    interval: float = 1.0,
+    password: str | None = None,
+    licence: str = "FREE",
+    meter_speed: float = 1.0,
 ) -> AsyncIterator[EmitterProcess]:
     """Start ``count`` emulated devices in a child process; stop them afterwards."""
     args = ["-m", "bench.emitter", "--count", str(count), "--interval", str(interval)]
+    args += ["--meter-speed", str(meter_speed)]
     args += ["--licence", licence]
     if password:
         args += ["--password", password]
