@@ -7,17 +7,21 @@ for example).  Inside a network namespace there is no PyPI, so do it beforehand,
 
 Domains: bootstrap's always-loaded sets + configuration.yaml's top-level keys + the onboarding
 entries + the custom integrations' manifests, closed over `dependencies` and
-`after_dependencies`.  Installs with uv and HA's package_constraints.txt.  A stamp in the
-venv (HA version + configuration.yaml + manifests) makes a repeated run return at once.
+`after_dependencies`; plus the REQUIREMENTS of HA's auth providers and MFA modules (the default
+TOTP module needs pyotp and PyQRCode at start, and core fails to initialise without them).
+Installs with uv and HA's package_constraints.txt.  A stamp in the venv (HA version,
+configuration.yaml, manifests, this file) makes a repeated run return at once.
 """
 
 from __future__ import annotations
 
 import argparse
 import hashlib
+import importlib
 from importlib import metadata
 import json
 from pathlib import Path
+import pkgutil
 import re
 import subprocess
 import sys
@@ -71,6 +75,11 @@ def requirements(config_dir: Path | None, extra: set[str]) -> dict[str, str]:
         for r in m.get("requirements", []):
             reqs.setdefault(r, domain)
         todo += m.get("dependencies", []) + m.get("after_dependencies", [])
+    for package in ("homeassistant.auth.providers", "homeassistant.auth.mfa_modules"):
+        for info in pkgutil.iter_modules(importlib.import_module(package).__path__):
+            module = importlib.import_module(f"{package}.{info.name}")
+            for r in getattr(module, "REQUIREMENTS", ()):
+                reqs.setdefault(r, f"auth {info.name}")
     return reqs
 
 
@@ -114,6 +123,7 @@ def main() -> None:
 def _stamp(config_dir: Path | None, domains: list[str]) -> str:
     """Identify what the requirements depend on: HA's version, the YAML, the manifests."""
     h = hashlib.sha256(metadata.version("homeassistant").encode())
+    h.update(Path(__file__).read_bytes())  # a fix here must not be hidden by an old stamp
     if config_dir is not None and (config_dir / "configuration.yaml").is_file():
         h.update((config_dir / "configuration.yaml").read_bytes())
     for manifest in sorted(CUSTOM_COMPONENTS.glob("*/manifest.json")):
