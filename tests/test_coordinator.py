@@ -150,6 +150,30 @@ async def test_password_changed_on_device_starts_reauth(
     assert len(emulator.requests("GET", "/api/v1/live")) == attempts
 
 
+async def test_device_back_with_a_new_password_starts_reauth(
+    hass: HomeAssistant, emulator_factory: EmulatorFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Offline, then back with another password: reauth is asked, the outage logged once."""
+    emulator = await emulator_factory(password="Old-Secret-1")
+    await async_setup(hass, make_entry(emulator, password="Old-Secret-1"))
+    port = emulator.port
+    caplog.clear()
+    await emulator.stop()
+    await async_wait_for(hass, lambda: _state(hass, POWER) == STATE_UNAVAILABLE)
+    emulator.set_password("New-Secret-2")
+    await emulator.start(port=port)
+    await async_wait_for(
+        hass, lambda: bool(hass.config_entries.flow.async_progress_by_handler(DOMAIN))
+    )
+    flows = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+    assert [flow["context"]["source"] for flow in flows] == [SOURCE_REAUTH]
+    assert _state(hass, POWER) == STATE_UNAVAILABLE
+    ours = [r for r in caplog.records if r.name.startswith("custom_components.whatwatt")]
+    assert len([r for r in ours if r.levelno >= logging.WARNING]) == 1
+    assert "Old-Secret-1" not in caplog.text
+    assert "New-Secret-2" not in caplog.text
+
+
 async def test_stream_taken_over_raises_issue_until_it_works_again(
     hass: HomeAssistant, emulator_factory: EmulatorFactory, issue_registry: ir.IssueRegistry
 ) -> None:
