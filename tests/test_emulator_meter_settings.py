@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -13,24 +15,11 @@ PATH = "/api/v1/meter/settings"
 KEY = "0123456789ABCDEF0123456789ABCDEF"
 
 # The example GET answer of the vendor page (the 16 readable fields, factory defaults).
-VENDOR_GET = {
-    "baudrate": 115200,
-    "parity": "none",
-    "stop_bits": "1",
-    "buffer_size": 64,
-    "method": "Passive Push",
-    "encryption": False,
-    "rx_invert": False,
-    "tx_invert": False,
-    "auto_baudrate": True,
-    "if_type": "auto",
-    "protocol": "auto",
-    "if_mode": "auto",
-    "conv_factor": 1,
-    "time_offset": 0,
-    "sync_time_offset_with_ntp": False,
-    "scalers_set": "default",
-}
+VENDOR_GET = json.loads(
+    (
+        Path(__file__).parents[1] / "whatwatt_emulator/reference/meter_settings_example.json"
+    ).read_text()
+)["example"]
 
 
 async def _call(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 from hypothesis import given, strategies as st
@@ -21,25 +23,12 @@ from custom_components.whatwatt.client.meter_settings import (
     validate,
 )
 
-# The example GET answer of the vendor page, verbatim.
-VENDOR_EXAMPLE = {
-    "baudrate": 115200,
-    "parity": "none",
-    "stop_bits": "1",
-    "buffer_size": 64,
-    "method": "Passive Push",
-    "encryption": False,
-    "rx_invert": False,
-    "tx_invert": False,
-    "auto_baudrate": True,
-    "if_type": "auto",
-    "protocol": "auto",
-    "if_mode": "auto",
-    "conv_factor": 1,
-    "time_offset": 0,
-    "sync_time_offset_with_ntp": False,
-    "scalers_set": "default",
-}
+# The example GET answer of the vendor page (the 16 readable fields, factory defaults).
+VENDOR_EXAMPLE = json.loads(
+    (
+        Path(__file__).parents[1] / "whatwatt_emulator/reference/meter_settings_example.json"
+    ).read_text()
+)["example"]
 
 
 def test_eighteen_fields_named_as_the_api() -> None:
