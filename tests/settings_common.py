@@ -22,6 +22,26 @@ from whatwatt_emulator import Emulator
 from .integration_common import async_setup, make_entry
 
 METER_SETTINGS_PATH = "/api/v1/meter/settings"
+SETTING_ENTITIES: dict[Platform, tuple[str, ...]] = {
+    Platform.SELECT: (
+        "baudrate",
+        "parity",
+        "stop_bits",
+        "if_type",
+        "protocol",
+        "if_mode",
+        "scalers_set",
+    ),
+    Platform.SWITCH: (
+        "auto_baudrate",
+        "encryption",
+        "tx_invert",
+        "rx_invert",
+        "sync_time_offset_with_ntp",
+    ),
+    Platform.NUMBER: ("buffer_size", "conv_factor", "time_offset"),
+}
+"""The setting entities the issue asks for (the platforms themselves derive them from SPECS)."""
 KEY = "00112233445566778899AABBCCDDEEFF"
 """A DLMS key typed by a user in tests (never the emulator meter's own key)."""
 

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-import json
-from pathlib import Path
 
 from homeassistant.components.number import (
     ATTR_MAX,
@@ -31,11 +29,9 @@ from custom_components.whatwatt.client.meter_settings import SPECS
 from custom_components.whatwatt.helpers import ENABLED_BY_DEFAULT
 from whatwatt_emulator import Emulator
 
-from .settings_common import entity_id, loaded, meter_writes
+from .settings_common import SETTING_ENTITIES, entity_id, loaded, meter_writes
 
-NUMBERS = ("buffer_size", "conv_factor", "time_offset")
-"""What the issue asks for (the platform itself derives them from SPECS)."""
-TRANSLATIONS = Path(__file__).resolve().parent.parent / "custom_components/whatwatt/translations"
+NUMBERS = SETTING_ENTITIES[Platform.NUMBER]
 
 
 @pytest.fixture
@@ -166,20 +162,3 @@ async def test_number_shows_no_value_for_a_non_number(
     state = hass.states.get(entity_id(hass, emulator, Platform.NUMBER, "conv_factor"))
     assert state is not None
     assert state.state == "unknown"
-
-
-@pytest.mark.parametrize("language", ["en", "de", "fr", "it"])
-def test_number_names_are_translated(language: str) -> None:
-    """Every number has a name in every language."""
-    texts = json.loads((TRANSLATIONS / f"{language}.json").read_text("utf-8"))
-    for key in NUMBERS:
-        assert texts["entity"]["number"][key]["name"]
-
-
-def test_number_icons_are_declared() -> None:
-    """Every number has a default icon; a state icon never repeats the default."""
-    icons = json.loads((TRANSLATIONS.parent / "icons.json").read_text("utf-8"))
-    for key in NUMBERS:
-        icon = icons["entity"]["number"][key]
-        assert icon["default"].startswith("mdi:")
-        assert icon["default"] not in icon.get("state", {}).values()

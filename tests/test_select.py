@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-import json
-from pathlib import Path
 
 from homeassistant.components.select import (
     ATTR_OPTION,
@@ -20,15 +18,13 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, snapshot_platform
 from syrupy.assertion import SnapshotAssertion
 
-from custom_components.whatwatt.client.meter_settings import SPECS, Kind
+from custom_components.whatwatt.client.meter_settings import SPECS
 from custom_components.whatwatt.helpers import ENABLED_BY_DEFAULT, STANDARD_BAUDRATES
 from whatwatt_emulator import Emulator
 
-from .settings_common import entity_id, loaded, meter_writes
+from .settings_common import SETTING_ENTITIES, entity_id, loaded, meter_writes
 
-SELECTS = ("baudrate", "parity", "stop_bits", "if_type", "protocol", "if_mode", "scalers_set")
-"""What the issue asks for (the platform itself derives them from SPECS)."""
-TRANSLATIONS = Path(__file__).resolve().parent.parent / "custom_components/whatwatt/translations"
+SELECTS = SETTING_ENTITIES[Platform.SELECT]
 
 
 @pytest.fixture
@@ -203,24 +199,3 @@ async def test_baud_rate_select_keeps_its_options_while_unavailable(
     assert state is not None
     assert state.state == STATE_UNAVAILABLE
     assert state.attributes[ATTR_OPTIONS] == [str(rate) for rate in STANDARD_BAUDRATES]
-
-
-@pytest.mark.parametrize("language", ["en", "de", "fr", "it"])
-def test_select_names_and_options_are_translated(language: str) -> None:
-    """Every select has a name, and every enum option a label, in every language."""
-    texts = json.loads((TRANSLATIONS / f"{language}.json").read_text("utf-8"))
-    for key in SELECTS:
-        entity = texts["entity"]["select"][key]
-        assert entity["name"]
-        if SPECS[key].kind is Kind.ENUM:
-            assert set(entity["state"]) == set(SPECS[key].options)
-            assert set(texts["selector"][key]["options"]) == set(SPECS[key].options)
-
-
-def test_select_icons_are_declared() -> None:
-    """Every select has a default icon; a state icon never repeats the default."""
-    icons = json.loads((TRANSLATIONS.parent / "icons.json").read_text("utf-8"))
-    for key in SELECTS:
-        icon = icons["entity"]["select"][key]
-        assert icon["default"].startswith("mdi:")
-        assert icon["default"] not in icon.get("state", {}).values()

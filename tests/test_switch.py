@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-import json
-from pathlib import Path
 
 from homeassistant.components.switch import DOMAIN as SWITCH_DOMAIN
 from homeassistant.const import (
@@ -26,11 +24,9 @@ from syrupy.assertion import SnapshotAssertion
 from custom_components.whatwatt.helpers import ENABLED_BY_DEFAULT
 from whatwatt_emulator import Emulator
 
-from .settings_common import entity_id, loaded, meter_writes
+from .settings_common import SETTING_ENTITIES, entity_id, loaded, meter_writes
 
-SWITCHES = ("auto_baudrate", "encryption", "tx_invert", "rx_invert", "sync_time_offset_with_ntp")
-"""What the issue asks for (the platform itself derives them from SPECS)."""
-TRANSLATIONS = Path(__file__).resolve().parent.parent / "custom_components/whatwatt/translations"
+SWITCHES = SETTING_ENTITIES[Platform.SWITCH]
 
 
 @pytest.fixture
@@ -131,20 +127,3 @@ async def test_switch_shows_no_state_for_a_value_that_is_not_on_or_off(
     coordinator.async_set_updated_data(type(coordinator.data)(**{**data, "encryption": 1}))
     await hass.async_block_till_done()
     assert state_of(hass, entity_id(hass, emulator, Platform.SWITCH, "encryption")) == "unknown"
-
-
-@pytest.mark.parametrize("language", ["en", "de", "fr", "it"])
-def test_switch_names_are_translated(language: str) -> None:
-    """Every switch has a name in every language."""
-    texts = json.loads((TRANSLATIONS / f"{language}.json").read_text("utf-8"))
-    for key in SWITCHES:
-        assert texts["entity"]["switch"][key]["name"]
-
-
-def test_switch_icons_are_declared() -> None:
-    """Every switch has a default icon; a state icon never repeats the default."""
-    icons = json.loads((TRANSLATIONS.parent / "icons.json").read_text("utf-8"))
-    for key in SWITCHES:
-        icon = icons["entity"]["switch"][key]
-        assert icon["default"].startswith("mdi:")
-        assert icon["default"] not in icon.get("state", {}).values()
