@@ -99,6 +99,7 @@ async def test_only_reported_values_get_sensors_and_new_ones_appear(
     assert entity.disabled_by is er.RegistryEntryDisabler.INTEGRATION
 
 
+@pytest.mark.usefixtures("entity_registry_enabled_by_default")
 async def test_power_in_exact_watts(hass: HomeAssistant, emulator: Emulator) -> None:
     """kW with 3 decimals becomes exact W; net power is import minus export."""
     entry = await async_setup(hass, make_entry(emulator))

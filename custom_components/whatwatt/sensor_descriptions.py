@@ -215,6 +215,7 @@ LIVE_SENSORS: Final[tuple[WhatwattLiveSensorDescription, ...]] = (
             native_unit_of_measurement=UnitOfElectricPotential.VOLT,
             state_class=SensorStateClass.MEASUREMENT,
             suggested_display_precision=1,
+            entity_registry_enabled_default=False,
             field=f"voltage_l{phase}",
             value_fn=_field(f"voltage_l{phase}"),
         )
@@ -229,6 +230,7 @@ LIVE_SENSORS: Final[tuple[WhatwattLiveSensorDescription, ...]] = (
             native_unit_of_measurement=UnitOfElectricCurrent.AMPERE,
             state_class=SensorStateClass.MEASUREMENT,
             suggested_display_precision=2,
+            entity_registry_enabled_default=False,
             field=f"current_l{phase}",
             value_fn=_field(f"current_l{phase}"),
         )
