@@ -2,25 +2,27 @@
 
 The integration runs inside a real Home Assistant (phcc ``hass``) against the emulator on
 127.0.0.1: no mocked client.  Time-dependent behaviour is driven with ``freezer`` and
-``async_fire_time_changed``; under a frozen clock the emulator sends a live event when the
-stream opens and then only on ``emulator.push_report()``, so values are deterministic.
+``async_fire_time_changed`` (``async_pass_time``); under a frozen clock the emulator sends a
+live event when the stream opens and then only on ``emulator.push_report()``, so values are
+deterministic.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import ExitStack, asynccontextmanager, contextmanager, suppress
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager, suppress
+from datetime import timedelta
+import time
 from typing import Any
-from unittest.mock import patch
 
 import aiohttp
+from freezegun.api import FrozenDateTimeFactory
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import CONF_HOST, CONF_PASSWORD, CONF_PORT
 from homeassistant.core import HomeAssistant
-from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 
-from custom_components.whatwatt import availability, live
 from custom_components.whatwatt.const import DOMAIN
 from whatwatt_emulator import Emulator
 
@@ -50,42 +52,45 @@ async def async_setup(hass: HomeAssistant, entry: MockConfigEntry) -> MockConfig
     return entry
 
 
+def _real_time() -> float:
+    """Seconds on a clock the ``freezer`` does not stop (it freezes the loop's clock)."""
+    return time.clock_gettime(time.CLOCK_MONOTONIC)
+
+
 async def async_wait_for(
-    hass: HomeAssistant, condition: Callable[[], bool], seconds: float = 5.0
+    hass: HomeAssistant, condition: Callable[[], bool], seconds: float = 30.0
 ) -> None:
-    """Let the loop run (real I/O with the emulator) until ``condition()`` holds."""
-    async with asyncio.timeout(seconds):
-        while not condition():
-            await asyncio.sleep(0.01)
-            await hass.async_block_till_done()
+    """Let the loop run (real I/O with the emulator) until ``condition()`` holds.
+
+    Works with a frozen clock too: the pauses between two looks are real (a worker thread
+    sleeps), not loop timers.  The limit is generous (a busy CI machine); a healthy run takes
+    milliseconds.
+    """
+    deadline = _real_time() + seconds
+    while True:
+        await hass.async_block_till_done()
+        if condition():
+            return
+        if _real_time() > deadline:
+            raise TimeoutError(f"condition not met within {seconds:g} s")
+        await hass.loop.run_in_executor(None, time.sleep, 0.005)
 
 
-FAST_LIVE = {
-    "STALE_MIN_SECONDS": 0.4,
-    "RETRY_MIN_SECONDS": 0.01,
-    "RETRY_MAX_SECONDS": 0.05,
-    "TAKEOVER_RETRY_SECONDS": 0.3,
-    "REPORT_POLL_MIN_SECONDS": 0.05,
-}
-"""Live-stream timings shrunk from minutes to fractions of a second (real time, real I/O)."""
-
-
-@contextmanager
-def fast_live() -> Iterator[None]:
-    """Run the live coordinator with FAST_LIVE timings."""
-    with ExitStack() as stack:
-        for name, value in FAST_LIVE.items():
-            stack.enter_context(fast(name, value))
-        yield
-
-
-def fast(name: str, value: float) -> ExitStack:
-    """Patch a live-stream timing wherever the live modules read it."""
-    stack = ExitStack()
-    for module in (live, availability):
-        if hasattr(module, name):
-            stack.enter_context(patch.object(module, name, value))
-    return stack
+async def async_pass_time(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, seconds: float, step: float = 1.0
+) -> None:
+    """Move the frozen clock on by ``seconds`` and run what falls due on the way (backoff,
+    staleness, polls, the emulated meter's reports), one ``step`` at a time as real time
+    would: each step's requests and live events are delivered before the next step."""
+    left = seconds
+    while left > 0:
+        tick = min(step, left)
+        left -= tick
+        freezer.tick(timedelta(seconds=tick))
+        async_fire_time_changed(hass)
+        await hass.async_block_till_done()
+        await hass.loop.run_in_executor(None, time.sleep, 0.001)  # let sockets be read
+        await hass.async_block_till_done()
 
 
 @asynccontextmanager
@@ -100,14 +105,20 @@ async def other_live_client(
 
     async def run() -> None:
         middlewares = () if password is None else (aiohttp.DigestAuthMiddleware("", password),)
-        async with aiohttp.ClientSession(middlewares=middlewares) as session:
+        async with aiohttp.ClientSession(
+            middlewares=middlewares, timeout=aiohttp.ClientTimeout(total=None)
+        ) as session:
             while True:
-                with suppress(aiohttp.ClientError):
+                try:
                     async with session.get(f"{emulator.url}/api/v1/live") as response:
                         opened.append(response.status)
                         async for _line in response.content:
                             pass
-                await asyncio.sleep(0.02)
+                except aiohttp.ClientError:
+                    # the device is away: a real pause (a frozen clock stops loop timers)
+                    await asyncio.get_running_loop().run_in_executor(None, time.sleep, 0.02)
+                else:
+                    await asyncio.sleep(0)  # taken back from it: at once, as a real app would
 
     task = asyncio.get_running_loop().create_task(run())
     try:

@@ -47,7 +47,7 @@ async def test_restart_refused_is_an_error(hass: HomeAssistant, emulator: Emulat
     emulator.faults.fail_next(status=503)
     with pytest.raises(HomeAssistantError) as err:
         await _press(hass)
-    assert err.value.translation_key == "restart_failed"
+    assert err.value.translation_key == "device_rejected"
     assert err.value.translation_placeholders["name"] == "whatwatt Go 9F8124"
     assert "503" in err.value.translation_placeholders["error"]
     assert emulator.online

@@ -86,7 +86,7 @@ async def test_diagnostics_of_a_sparse_system_answer(
     system = entry.runtime_data.system
     boot_time = system.boot_time
     sparse = SystemInfo.from_dict({"device": {"id": "A842E39F8124", "model": "WW_Go_1.0"}})
-    with patch.object(system, "_fetch", AsyncMock(return_value=sparse)):
+    with patch.object(system.client, "system", AsyncMock(return_value=sparse)):
         await system.async_refresh()
     assert system.boot_time == boot_time
     diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, entry)

@@ -18,7 +18,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.whatwatt.const import DOMAIN
 from custom_components.whatwatt.entity import configuration_url
-from custom_components.whatwatt.sensor_descriptions import LIVE_SENSORS, SYSTEM_SENSORS
+from custom_components.whatwatt.sensor import LIVE_SENSORS, SYSTEM_SENSORS
 from tests.integration_common import async_setup, async_wait_for, make_entry
 from whatwatt_emulator import Emulator
 from whatwatt_emulator.pytest_plugin import EmulatorFactory

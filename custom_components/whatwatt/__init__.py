@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+from contextlib import suppress
+
 from homeassistant.const import CONF_HOST, CONF_PASSWORD, CONF_PORT, Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import ConfigEntryNotReady
@@ -10,16 +13,17 @@ from homeassistant.helpers.aiohttp_client import async_create_clientsession
 from homeassistant.helpers.typing import ConfigType
 
 from .client import WhatwattClient
-from .const import DEFAULT_PORT, DOMAIN
+from .const import DEFAULT_PORT, DOMAIN, FIRST_DATA_TIMEOUT, METER_STATUS_OK
 from .coordinator import (
     WhatwattConfigEntry,
+    WhatwattLiveCoordinator,
     WhatwattMeterSettingsCoordinator,
     WhatwattRuntimeData,
     WhatwattSystemCoordinator,
     issue_ids,
 )
 from .entity import async_update_devices
-from .live import WhatwattLiveCoordinator
+from .live import WhatwattLiveStream
 from .services import async_setup_services
 
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
@@ -52,16 +56,23 @@ async def async_setup_entry(hass: HomeAssistant, entry: WhatwattConfigEntry) -> 
     meter_settings = WhatwattMeterSettingsCoordinator(hass, entry, client)
     await meter_settings.async_config_entry_first_refresh()
 
-    live = WhatwattLiveCoordinator(hass, entry, client, system, meter_settings)
-    system.live = meter_settings.live = live
+    live = WhatwattLiveCoordinator(hass, entry)
+    stream = WhatwattLiveStream(hass, entry, client, live, system)
     entry.runtime_data = WhatwattRuntimeData(
-        client=client, system=system, meter_settings=meter_settings, live=live
+        client=client, system=system, meter_settings=meter_settings, live=live, stream=stream
     )
     # Both devices exist before any entity: the meter's entities refer to the gateway.
     async_update_devices(hass, entry)
     entry.async_on_unload(system.async_add_listener(lambda: async_update_devices(hass, entry)))
 
-    await live.async_start()
+    entry.async_create_background_task(
+        hass, stream.async_run(), name=f"{DOMAIN} {entry.title} live stream"
+    )
+    if system.meter_status in (None, METER_STATUS_OK):
+        # The sensors that exist are the values the meter sends: wait for the first ones.
+        with suppress(TimeoutError):
+            async with asyncio.timeout(FIRST_DATA_TIMEOUT):
+                await stream.async_wait_first_data()
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     return True
 

@@ -22,11 +22,14 @@ SYSTEM_INTERVAL_METER_PROBLEM: Final = timedelta(minutes=1)
 """While the meter link is not OK (e.g. a DLMS key is missing) look a little more often, so a
 fixed problem disappears from the UI within a minute."""
 METER_SETTINGS_INTERVAL: Final = timedelta(minutes=10)
+POLL_RETRY_SECONDS: Final = 60.0
+"""After a failed poll, the next one comes this soon (not a whole interval later)."""
 
 # Live stream.
-STALE_MIN_SECONDS: Final = 60.0
-STALE_REPORT_FACTOR: Final = 6.0
-"""Live data is stale after max(60 s, 6 x the meter's report interval) without an event."""
+STALE_MIN_SECONDS: Final = 30.0
+STALE_REPORT_FACTOR: Final = 3.0
+"""Live data is lost after max(30 s, 3 x the meter's report interval) without an event; then
+the system information is read at once, so the meter status follows within a minute."""
 DEFAULT_REPORT_INTERVAL: Final = 10.0
 RETRY_MIN_SECONDS: Final = 1.0
 RETRY_MAX_SECONDS: Final = 60.0

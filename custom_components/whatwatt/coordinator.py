@@ -1,17 +1,24 @@
-"""Runtime data and the slow polls of a whatwatt Go: system information and meter settings.
+"""The coordinators of a whatwatt Go, and what a loaded config entry holds.
 
-The live measurements come from the SSE stream, see ``live.py``.  The slow polls stay slow (the
-gateway may run on meter power and the vendor asks to call it sparingly) and keep quiet while
-the live side already knows the device is offline: one place tells the user, not three.
+* ``WhatwattLiveCoordinator``: the latest measurements.  Never polled: the stream runner
+  (``live.py``) pushes each event with ``async_set_updated_data`` and reports lost data with
+  ``async_set_update_error``.
+* ``WhatwattSystemCoordinator``: ``/api/v1/system`` (identity, firmware, Wi-Fi, the meter link
+  status).  Its success decides whether the gateway counts as reachable.
+* ``WhatwattMeterSettingsCoordinator``: ``/api/v1/meter/settings``.
+
+The polls stay slow (the gateway may run on meter power and the vendor asks to call it
+sparingly); the runner asks the system coordinator for a refresh whenever the data stops or the
+device stops answering, and again when it is back.  Availability and the "unavailable" / "back"
+log lines are the coordinators' own (DataUpdateCoordinator).
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from contextlib import contextmanager
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, override
+from typing import TYPE_CHECKING, Any, Concatenate, override
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant
@@ -21,6 +28,7 @@ from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, Upda
 from homeassistant.util import dt as dt_util
 
 from .client import (
+    Measurements,
     MeterSettings,
     SystemInfo,
     WhatwattAuthError,
@@ -36,121 +44,106 @@ from .const import (
     METER_KEY_STATUSES,
     METER_SETTINGS_INTERVAL,
     METER_STATUS_OK,
+    POLL_RETRY_SECONDS,
     REBOOT_TOLERANCE_SECONDS,
     SYSTEM_INTERVAL,
     SYSTEM_INTERVAL_METER_PROBLEM,
 )
+from .errors import describe
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
-
-    from .live import WhatwattLiveCoordinator
+    from .live import WhatwattLiveStream
 
 
 @dataclass(kw_only=True)
 class WhatwattRuntimeData:
-    """What a loaded config entry holds: the client and its three coordinators."""
+    """What a loaded config entry holds: the client, its coordinators and the stream runner."""
 
     client: WhatwattClient
     system: WhatwattSystemCoordinator
     meter_settings: WhatwattMeterSettingsCoordinator
     live: WhatwattLiveCoordinator
+    stream: WhatwattLiveStream
 
 
 type WhatwattConfigEntry = ConfigEntry[WhatwattRuntimeData]
 
 
-@contextmanager
-def translate_errors(entry: WhatwattConfigEntry) -> Iterator[None]:
-    """Turn client errors into the coordinator's translated errors (auth -> reauth)."""
-    try:
-        yield
-    except WhatwattAuthError as err:
-        raise ConfigEntryAuthFailed(
-            translation_domain=DOMAIN,
-            translation_key="invalid_auth",
-            translation_placeholders={"name": entry.title},
-        ) from err
-    except WhatwattConnectionError as err:
-        raise UpdateFailed(
-            translation_domain=DOMAIN,
-            translation_key="cannot_connect",
-            translation_placeholders={"name": entry.title, "error": str(err)},
-        ) from err
-    except WhatwattError as err:
-        raise UpdateFailed(
-            translation_domain=DOMAIN,
-            translation_key="device_error",
-            translation_placeholders={"name": entry.title, "error": str(err)},
-        ) from err
+def _coordinator_exception_handler[CoordinatorT: DataUpdateCoordinator[Any], T, **P](
+    func: Callable[Concatenate[CoordinatorT, P], Coroutine[Any, Any, T]],
+) -> Callable[Concatenate[CoordinatorT, P], Coroutine[Any, Any, T]]:
+    """Turn client errors into the coordinator's translated errors (auth starts reauth).
+
+    After a connection error the next poll comes in ``POLL_RETRY_SECONDS``, not a whole
+    interval later.
+    """
+
+    async def handler(self: CoordinatorT, /, *args: P.args, **kwargs: P.kwargs) -> T:
+        try:
+            return await func(self, *args, **kwargs)
+        except WhatwattError as err:
+            assert self.config_entry is not None
+            key, placeholders = describe(err, self.config_entry.title)
+            if isinstance(err, WhatwattAuthError):
+                raise ConfigEntryAuthFailed(
+                    translation_domain=DOMAIN,
+                    translation_key=key,
+                    translation_placeholders=placeholders,
+                ) from err
+            raise UpdateFailed(
+                translation_domain=DOMAIN,
+                translation_key=key,
+                translation_placeholders=placeholders,
+                retry_after=(
+                    POLL_RETRY_SECONDS if isinstance(err, WhatwattConnectionError) else None
+                ),
+            ) from err
+
+    return handler
 
 
-class WhatwattPollCoordinator[DataT](DataUpdateCoordinator[DataT]):
-    """A slow poll that defers to the live coordinator about the device being reachable.
+class WhatwattLiveCoordinator(DataUpdateCoordinator[Measurements]):
+    """The latest measurements, pushed by the stream runner; never polled."""
 
-    A connection error after the first successful poll keeps the last data and reports the
-    failure to the live side, which owns "offline" (its log lines, entity availability and
-    reconnects).  While the device is known offline no request is sent at all; the live side
-    asks for a refresh as soon as the device is back.
+    config_entry: WhatwattConfigEntry
+
+    def __init__(self, hass: HomeAssistant, entry: WhatwattConfigEntry) -> None:
+        """Start with no data; the runner brings the first measurements."""
+        super().__init__(hass, LOGGER, config_entry=entry, name=f"{entry.title} live")
+
+    @override
+    async def _async_update_data(self) -> Measurements:
+        """Serve a manual refresh from what the stream delivered (it is push, not poll)."""
+        if self.data is None or not self.last_update_success:
+            raise UpdateFailed(
+                translation_domain=DOMAIN,
+                translation_key="no_live_data",
+                translation_placeholders={"name": self.config_entry.title},
+            )
+        return self.data
+
+
+class WhatwattSystemCoordinator(DataUpdateCoordinator[SystemInfo]):
+    """``/api/v1/system``: identity, firmware, uptime, Wi-Fi and the meter link status.
+
+    Read every 5 minutes, every minute while the meter link is not OK (so a fixed link shows
+    soon), and at once when the runner says the data stopped or came back.
     """
 
     config_entry: WhatwattConfigEntry
-    live: WhatwattLiveCoordinator | None = None
-    """Set once the live coordinator exists (after the first polls at setup)."""
-
-    def __init__(
-        self,
-        hass: HomeAssistant,
-        entry: WhatwattConfigEntry,
-        client: WhatwattClient,
-        *,
-        what: str,
-        interval: timedelta,
-        fetch: Callable[[], Awaitable[DataT]],
-    ) -> None:
-        """Poll ``fetch`` every ``interval``."""
-        super().__init__(
-            hass,
-            LOGGER,
-            config_entry=entry,
-            name=f"{entry.title} {what}",
-            update_interval=interval,
-        )
-        self.client = client
-        self._fetch = fetch
-
-    @override
-    async def _async_update_data(self) -> DataT:
-        live = self.live
-        if live is not None and not live.online and self.data is not None:
-            return self.data
-        try:
-            with translate_errors(self.config_entry):
-                data = await self._fetch()
-        except UpdateFailed as err:
-            cause = err.__cause__
-            if live is None or self.data is None or not isinstance(cause, WhatwattConnectionError):
-                raise
-            LOGGER.debug("%s: poll failed, keeping the last data: %s", self.name, cause)
-            live.async_connection_failed(cause)
-            return self.data
-        self._async_handle(data)
-        return data
-
-    def _async_handle(self, data: DataT) -> None:
-        """React to fresh data before the entities see it."""
-
-
-class WhatwattSystemCoordinator(WhatwattPollCoordinator[SystemInfo]):
-    """``/api/v1/system``: identity, firmware, uptime, Wi-Fi and the meter link status."""
 
     def __init__(
         self, hass: HomeAssistant, entry: WhatwattConfigEntry, client: WhatwattClient
     ) -> None:
-        """Poll the system information every few minutes."""
+        """Poll the system information of ``client``."""
         super().__init__(
-            hass, entry, client, what="system", interval=SYSTEM_INTERVAL, fetch=client.system
+            hass,
+            LOGGER,
+            config_entry=entry,
+            name=f"{entry.title} system",
+            update_interval=SYSTEM_INTERVAL,
         )
+        self.client = client
         self.boot_time: datetime | None = None
         """When the device booted; moves only when it really rebooted (not per poll): the
         device's ``last_reboot`` changed, or the boot instant moved by more than a minute."""
@@ -166,11 +159,26 @@ class WhatwattSystemCoordinator(WhatwattPollCoordinator[SystemInfo]):
         """Seconds between two meter reports, as the device measured it."""
         return None if self.data is None else self.data.meter.report_interval
 
+    @property
+    def licence(self) -> str | None:
+        """The device's licence (``FREE``, ``PLUS``, ``PRO``)."""
+        return None if self.data is None else self.data.device.licence.type
+
+    @_coordinator_exception_handler
     @override
-    def _async_handle(self, data: SystemInfo) -> None:
+    async def _async_update_data(self) -> SystemInfo:
+        data = await self.client.system()
+        self._update_boot_time(data)
+        status = data.meter.status
+        self.update_interval = (
+            SYSTEM_INTERVAL if status in (None, METER_STATUS_OK) else SYSTEM_INTERVAL_METER_PROBLEM
+        )
+        self._async_update_key_issue(status)
+        return data
+
+    def _update_boot_time(self, data: SystemInfo) -> None:
         uptime = data.device.time_since_boot
-        reboot = data.device.last_reboot
-        marker = (reboot.date, reboot.time)
+        marker = (data.device.last_reboot.date, data.device.last_reboot.time)
         if uptime is not None:
             booted = (dt_util.utcnow() - timedelta(seconds=uptime)).replace(microsecond=0)
             if (
@@ -180,11 +188,6 @@ class WhatwattSystemCoordinator(WhatwattPollCoordinator[SystemInfo]):
             ):
                 self.boot_time = booted
         self._boot_marker = marker
-        status = data.meter.status
-        self.update_interval = (
-            SYSTEM_INTERVAL if status in (None, METER_STATUS_OK) else SYSTEM_INTERVAL_METER_PROBLEM
-        )
-        self._async_update_key_issue(status)
 
     def _async_update_key_issue(self, status: str | None) -> None:
         """Ask for the DLMS key while the meter needs one; withdraw the request once it is fine."""
@@ -208,8 +211,10 @@ class WhatwattSystemCoordinator(WhatwattPollCoordinator[SystemInfo]):
             ir.async_delete_issue(self.hass, DOMAIN, issue_id)
 
 
-class WhatwattMeterSettingsCoordinator(WhatwattPollCoordinator[MeterSettings]):
-    """``/api/v1/meter/settings``; writers call ``async_request_refresh()`` after a change."""
+class WhatwattMeterSettingsCoordinator(DataUpdateCoordinator[MeterSettings]):
+    """``/api/v1/meter/settings``; a write pushes what it read back (``async_set_updated_data``)."""
+
+    config_entry: WhatwattConfigEntry
 
     def __init__(
         self, hass: HomeAssistant, entry: WhatwattConfigEntry, client: WhatwattClient
@@ -217,12 +222,17 @@ class WhatwattMeterSettingsCoordinator(WhatwattPollCoordinator[MeterSettings]):
         """Poll the meter settings rarely: they change only when someone changes them."""
         super().__init__(
             hass,
-            entry,
-            client,
-            what="meter settings",
-            interval=METER_SETTINGS_INTERVAL,
-            fetch=client.meter_settings,
+            LOGGER,
+            config_entry=entry,
+            name=f"{entry.title} meter settings",
+            update_interval=METER_SETTINGS_INTERVAL,
         )
+        self.client = client
+
+    @_coordinator_exception_handler
+    @override
+    async def _async_update_data(self) -> MeterSettings:
+        return await self.client.meter_settings()
 
 
 def issue_ids(entry: WhatwattConfigEntry) -> tuple[str, ...]:

@@ -62,7 +62,7 @@ async def async_get_config_entry_diagnostics(
             if key in meter:
                 meter[key] = REDACTED
 
-    live = runtime.live
+    live, stream = runtime.live, runtime.stream
     return {
         "entry": {
             "data": async_redact_data(dict(entry.data), TO_REDACT | {CONF_PORT}),
@@ -72,15 +72,21 @@ async def async_get_config_entry_diagnostics(
         "system": system,
         "settings": async_redact_data(settings, TO_REDACT),
         "meter_settings": async_redact_data(runtime.meter_settings.data.as_dict(), TO_REDACT),
+        "coordinators": {
+            name: {
+                "last_update_success": coordinator.last_update_success,
+                "last_error": _error(coordinator.last_exception),
+            }
+            for name, coordinator in (
+                ("system", runtime.system),
+                ("meter_settings", runtime.meter_settings),
+                ("live", live),
+            )
+        },
         "live": {
-            "online": live.online,
-            "data_current": live.last_update_success,
-            "last_error": (
-                None if live.last_exception is None else type(live.last_exception).__name__
-            ),
-            "stale_after": live.stale_after,
-            "polls_reports": live.polls_reports,
-            "streams_taken_over": live.takeovers,
+            "stale_after": stream.stale_after,
+            "polls_reports": stream.polls_reports,
+            "streams_taken_over": stream.takeovers,
             "measurements": (
                 None
                 if live.data is None
@@ -91,6 +97,11 @@ async def async_get_config_entry_diagnostics(
         },
         "entities": _entities(hass, entry),
     }
+
+
+def _error(err: BaseException | None) -> str | None:
+    """Name the last error by its type (its text may carry addresses)."""
+    return None if err is None else type(err).__name__
 
 
 def _entities(hass: HomeAssistant, entry: WhatwattConfigEntry) -> list[dict[str, Any]]:

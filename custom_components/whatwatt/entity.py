@@ -90,7 +90,7 @@ def async_update_devices(hass: HomeAssistant, entry: WhatwattConfigEntry) -> Non
 class WhatwattEntity[CoordinatorT: DataUpdateCoordinator[Any]](CoordinatorEntity[CoordinatorT]):
     """An entity of a whatwatt Go: unique id ``<device id>_<key>``, named by translation.
 
-    Unavailable when its coordinator failed, and whenever the device does not answer at all.
+    Unavailable when its coordinator failed (the coordinator decides and logs it).
     ``meter=True`` puts the entity on the meter's device instead of the gateway's.
     """
 
@@ -107,12 +107,6 @@ class WhatwattEntity[CoordinatorT: DataUpdateCoordinator[Any]](CoordinatorEntity
         """Bind the entity to its coordinator, description and device."""
         super().__init__(coordinator)
         self.entity_description = description
-        self._live = entry.runtime_data.live
         self._attr_unique_id = f"{_device_id(entry)}_{description.key}"
         suffix = "_meter" if meter else ""
         self._attr_device_info = DeviceInfo(identifiers={(DOMAIN, f"{_device_id(entry)}{suffix}")})
-
-    @property
-    def available(self) -> bool:
-        """Return whether the data is current and the device answers."""
-        return super().available and self._live.online

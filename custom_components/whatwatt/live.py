@@ -1,26 +1,34 @@
-"""Live measurements of a whatwatt Go: the ``/api/v1/live`` SSE stream, kept up forever.
+"""The live stream of a whatwatt Go (``/api/v1/live``), kept up for as long as the entry is loaded.
 
-The stream is the primary source (it works on every licence).  Events are pushed to the
-entities as they arrive, with nothing else done per event.  Around it:
+A plain runner, not a coordinator: it feeds ``WhatwattLiveCoordinator`` with each event
+(``async_set_updated_data``) and tells it when the data is lost (``async_set_update_error``).
+Around the stream it owns:
 
 * reconnects with exponential backoff (1 s doubling to 60 s), reset by a healthy stream;
 * the device serves ONE stream: when another client keeps taking it, back off for minutes and
   tell the user through a repair issue (withdrawn when the stream works again);
-* on PLUS/PRO, ``/api/v1/report`` is polled while the stream is down;
-* after a reboot (or a link lost to the device) the system information is read again.
+* staleness: no event for max(30 s, 3 x the meter's report interval) means the data is lost;
+* on PLUS/PRO, ``/api/v1/report`` stands in while the stream is down.
 
-Whether the data is current and the device reachable is decided in ``availability.py``.
+It has one reaction to "the device stopped answering" and to "the data stopped": it asks the
+system coordinator for a refresh at once, whose success or failure then decides whether the
+gateway is reachable and what the meter status is.  It asks again when data flows again, and
+after a reboot.
 """
 
 from __future__ import annotations
 
 import asyncio
-from contextlib import aclosing, suppress
-from typing import override
+from contextlib import aclosing
+from datetime import datetime
 
-from homeassistant.core import HomeAssistant, callback
+from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
+from homeassistant.exceptions import ConfigEntryAuthFailed
+from homeassistant.helpers import issue_registry as ir
+from homeassistant.helpers.event import async_call_later
+from homeassistant.helpers.update_coordinator import UpdateFailed
+from homeassistant.util import dt as dt_util
 
-from .availability import WhatwattLiveAvailability, is_unreachable
 from .client import (
     LiveEvent,
     Measurements,
@@ -33,69 +41,92 @@ from .client import (
     WhatwattStreamTakenOver,
 )
 from .const import (
+    DEFAULT_REPORT_INTERVAL,
     DOMAIN,
-    FIRST_DATA_TIMEOUT,
     HEALTHY_STREAM_EVENTS,
+    ISSUE_STREAM_TAKEN_OVER,
     LOGGER,
     METER_STATUS_OK,
+    PAID_LICENCES,
     REBOOT_TOLERANCE_SECONDS,
     REPORT_POLL_MIN_SECONDS,
     RETRY_MAX_SECONDS,
     RETRY_MIN_SECONDS,
+    STALE_MIN_SECONDS,
+    STALE_REPORT_FACTOR,
     TAKEOVER_LIMIT,
     TAKEOVER_RETRY_SECONDS,
 )
-from .coordinator import (
-    WhatwattConfigEntry,
-    WhatwattMeterSettingsCoordinator,
-    WhatwattSystemCoordinator,
-)
+from .coordinator import WhatwattConfigEntry, WhatwattLiveCoordinator, WhatwattSystemCoordinator
+from .errors import describe
 
 
-class WhatwattLiveCoordinator(WhatwattLiveAvailability):
-    """Follows the stream (and reports on PLUS/PRO) and hands each reading to the entities."""
+def is_unreachable(err: BaseException | None) -> bool:
+    """Tell "the device does not answer" from "it answered, but no data came".
+
+    A stream the device ended cleanly (no transport error behind it), one taken over and one
+    that stayed silent all prove the device is there.
+    """
+    return (
+        isinstance(err, WhatwattConnectionError)
+        and not isinstance(err, WhatwattStreamTakenOver | WhatwattStreamStale)
+        and err.__cause__ is not None
+    )
+
+
+class WhatwattLiveStream:
+    """Follows the stream (and reports on PLUS/PRO) and hands each reading to the coordinator."""
 
     def __init__(
         self,
         hass: HomeAssistant,
         entry: WhatwattConfigEntry,
         client: WhatwattClient,
+        live: WhatwattLiveCoordinator,
         system: WhatwattSystemCoordinator,
-        meter_settings: WhatwattMeterSettingsCoordinator,
     ) -> None:
-        """Prepare; ``async_start`` gets the first data and starts the stream."""
-        super().__init__(hass, entry, system, meter_settings)
-        self.client = client
+        """Prepare; ``async_run`` does the work (as the entry's background task)."""
+        self._hass = hass
+        self._entry = entry
+        self._client = client
+        self._live = live
+        self._system = system
         self.takeovers = 0
         """Streams lost in a row to another client (reset by a healthy stream)."""
         self._retry = RETRY_MIN_SECONDS
-        self._booted: float | None = None
         self._delivered = 0
-        self._first_data: asyncio.Future[None] | None = None
+        self._booted: float | None = None
+        self._last_event = hass.loop.time()
+        self._error: Exception | None = None
+        """Why the last attempt failed (None while the stream works)."""
+        self._unreachable = False
+        """The last attempt found the device not answering (the system was asked to check)."""
+        self._lost_timer: CALLBACK_TYPE | None = None
+        self._reports_refused = False
+        self._takeover_issue = False
+        self._first_data = asyncio.Event()
+        entry.async_on_unload(self._cancel_lost_timer)
 
     @property
-    def _poll_interval(self) -> float:
-        return max(REPORT_POLL_MIN_SECONDS, self._system.report_interval or 0.0)
+    def stale_after(self) -> float:
+        """Seconds without an event after which the data counts as lost."""
+        interval = self._system.report_interval or DEFAULT_REPORT_INTERVAL
+        return max(STALE_MIN_SECONDS, STALE_REPORT_FACTOR * interval)
 
-    async def async_start(self) -> None:
-        """Get the first measurements (report or first event), then stream in the background."""
-        if self.polls_reports:
-            await self._async_poll_report()
-        data: Measurements | None = self.data
-        self._first_data = self.hass.loop.create_future() if data is None else None
-        self.config_entry.async_create_background_task(
-            self.hass, self._async_run(), name=f"{DOMAIN} {self.config_entry.title} live stream"
-        )
-        if self._first_data is not None and self._system.meter_status in (None, METER_STATUS_OK):
-            with suppress(TimeoutError):
-                async with asyncio.timeout(FIRST_DATA_TIMEOUT):
-                    await self._first_data
-        self._first_data = None
+    @property
+    def polls_reports(self) -> bool:
+        """Whether ``/api/v1/report`` can stand in for the stream (PLUS and PRO)."""
+        return not self._reports_refused and self._system.licence in PAID_LICENCES
 
-    # The stream -------------------------------------------------------------------------
+    async def async_wait_first_data(self) -> None:
+        """Wait for the first measurements, or for the stream to stop (auth)."""
+        await self._first_data.wait()
 
-    async def _async_run(self) -> None:
+    async def async_run(self) -> None:
         """Keep a stream up for as long as the entry is loaded."""
+        if self.polls_reports and not await self._async_poll_report():
+            return
+        self._start_lost_timer()  # no data at all within the window also counts as lost
         while True:
             try:
                 await self._async_stream()
@@ -103,39 +134,31 @@ class WhatwattLiveCoordinator(WhatwattLiveAvailability):
                 self._async_auth_failed(err)
                 return
             except WhatwattStreamStale as err:
-                self._error = err
-                if not self.online:  # it answered, and then had nothing to say
-                    self._async_set_online()
-                self._async_lost()
+                self._async_lost(err)
             except WhatwattError as err:
                 if self._taken_over(err):
                     self.takeovers += 1
                 self._async_failed(err)
             except Exception as err:  # a bug must not end live data for good
-                LOGGER.exception(
-                    "Unexpected error in the live stream of %s", self.config_entry.title
-                )
-                self._error = err
-                self._async_data_at_risk()
+                LOGGER.exception("Unexpected error in the live stream of %s", self._entry.title)
+                self._async_failed(err)
             if not await self._async_wait(self._next_delay()):
                 return
 
+    # The stream ---------------------------------------------------------------------------
+
     async def _async_stream(self) -> None:
         """Follow one stream until it ends (it always ends with an exception)."""
-        self._delivered = delivered = 0
+        self._delivered = 0
         # The client's live() is an async generator: closing it closes the connection now.
-        stream = self.client.live(stale_after=self.stale_after)
-        try:
-            async with aclosing(stream) as events:
-                async for event in events:
-                    self._async_publish(event.measurements)
-                    if not delivered:
-                        self._async_first_event(event)
-                    delivered += 1
-                    if delivered == HEALTHY_STREAM_EVENTS:
-                        self._async_healthy()
-        finally:
-            self._delivered = delivered
+        async with aclosing(self._client.live(stale_after=self.stale_after)) as events:
+            async for event in events:
+                self._async_publish(event.measurements)
+                if not self._delivered:
+                    self._async_first_event(event)
+                self._delivered += 1
+                if self._delivered == HEALTHY_STREAM_EVENTS:
+                    self._async_healthy()
 
     def _taken_over(self, err: WhatwattError) -> bool:
         """Whether another client took the stream (the device serves only one).
@@ -155,36 +178,29 @@ class WhatwattLiveCoordinator(WhatwattLiveAvailability):
     @callback
     def _async_publish(self, measurements: Measurements) -> None:
         """Hand fresh values to the entities (the only per-event work)."""
+        self._last_event = self._hass.loop.time()
         if self._lost_timer is not None:
             self._cancel_lost_timer()
-        if not self.last_update_success or not self.online:
+        if self._error is not None or not self._live.last_update_success:
             self._async_back()
-        self.async_set_updated_data(measurements)
-        if self._first_data is not None and not self._first_data.done():
-            self._first_data.set_result(None)
+        self._live.async_set_updated_data(measurements)
+        if not self._first_data.is_set():
+            self._first_data.set()
 
     @callback
     def _async_first_event(self, event: LiveEvent) -> None:
-        """A new stream: after a reboot (or a link lost to the device) read the system again.
+        """A new stream: after a reboot, read the system information again.
 
         A reboot shows as a boot instant (now - uptime) later than the last one; the stream
-        sends the uptime in hours with few decimals, hence the generous tolerance.  A stream
-        that broke on a transport error may hide a short reboot: read the system then too.
+        sends the uptime in hours with few decimals, hence the generous tolerance.
         """
         uptime = event.time_since_boot
-        booted = None if uptime is None else self.hass.loop.time() - uptime
-        rebooted = (
-            booted is not None
-            and self._booted is not None
-            and booted - self._booted > REBOOT_TOLERANCE_SECONDS
-        )
-        if rebooted or is_unreachable(self._error):
-            self._error = None
-            self.config_entry.async_create_task(
-                self.hass, self._system.async_request_refresh(), eager_start=False
-            )
-        if booted is not None:
-            self._booted = booted
+        if uptime is None:
+            return
+        booted = dt_util.utcnow().timestamp() - uptime
+        if self._booted is not None and booted - self._booted > REBOOT_TOLERANCE_SECONDS:
+            self._async_check_device()
+        self._booted = booted
 
     @callback
     def _async_healthy(self) -> None:
@@ -206,7 +222,7 @@ class WhatwattLiveCoordinator(WhatwattLiveAvailability):
         """Sleep before reconnecting; on PLUS/PRO poll reports meanwhile. False: stop."""
         remaining = delay
         while remaining > 0:
-            interval = self._poll_interval
+            interval = max(REPORT_POLL_MIN_SECONDS, self._system.report_interval or 0.0)
             if delay < interval or not self.polls_reports:
                 await asyncio.sleep(remaining)
                 break
@@ -220,25 +236,157 @@ class WhatwattLiveCoordinator(WhatwattLiveAvailability):
     async def _async_poll_report(self) -> bool:
         """Read ``/api/v1/report`` once and publish it. False when the password is rejected."""
         try:
-            report = await self.client.report()
+            report = await self._client.report()
         except WhatwattLicenceRequired:
-            LOGGER.debug("%s has no licence for reports", self.config_entry.title)
+            LOGGER.debug("%s has no licence for reports", self._entry.title)
             self._reports_refused = True
         except WhatwattAuthError as err:
             self._async_auth_failed(err)
             return False
         except WhatwattError as err:
-            LOGGER.debug("Report from %s failed: %s", self.config_entry.title, err)
+            LOGGER.debug("Report from %s failed: %s", self._entry.title, err)
             self._async_failed(err)
         else:
             if report.meter.status in (None, METER_STATUS_OK):
                 self._async_publish(report.measurements)
-                self._async_data_at_risk()  # the stream is still down: only reports keep it
+                self._start_lost_timer()  # the stream is still down: only reports keep it
+        return True
+
+    # What the data and the device are doing -------------------------------------------------
+
+    @callback
+    def _async_failed(self, err: Exception) -> None:
+        """An attempt failed: the data counts as lost unless fresh values come in time."""
+        self._error = err
+        self._async_note_reachability(err)
+        self._start_lost_timer()
+
+    @callback
+    def _async_lost(self, err: Exception | None = None) -> None:
+        """No fresh values for ``stale_after``: the measurements turn unavailable."""
+        self._cancel_lost_timer()
+        checked = False
+        if err is not None:
+            self._error = err
+            checked = self._async_note_reachability(err)
+        if not self._live.last_update_success:
+            return
+        if is_unreachable(self._error):
+            assert isinstance(self._error, WhatwattError)
+            key, placeholders = describe(self._error, self._entry.title)
+        else:
+            key = "live_data_lost"
+            placeholders = {"name": self._entry.title, "seconds": f"{self.stale_after:.0f}"}
+        self._live.async_set_update_error(
+            UpdateFailed(
+                translation_domain=DOMAIN,
+                translation_key=key,
+                translation_placeholders=placeholders,
+            )
+        )
+        if not checked:
+            self._async_check_device()
+
+    @callback
+    def _async_back(self) -> None:
+        """Values flow again after a failure: log a recovery once, read the system again."""
+        lost = not self._live.last_update_success
+        if lost:
+            LOGGER.info("Live data from %s is back", self._entry.title)
+        if self._unreachable or lost or not self._system.last_update_success:
+            self._async_check_device()
+        self._error = None
+        self._unreachable = False
+
+    @callback
+    def _async_note_reachability(self, err: Exception) -> bool:
+        """The device stopped answering, or answers again: the system coordinator checks.
+
+        Return whether it was asked to.
+        """
+        unreachable = is_unreachable(err)
+        if unreachable == self._unreachable:
+            return False
+        self._unreachable = unreachable
+        self._async_check_device()
         return True
 
     @callback
-    @override
+    def _async_check_device(self) -> None:
+        """Ask the system coordinator to read the device now (reachable? meter status?)."""
+        self._entry.async_create_task(
+            self._hass, self._system.async_request_refresh(), eager_start=False
+        )
+
+    @callback
     def _async_auth_failed(self, err: WhatwattAuthError) -> None:
-        super()._async_auth_failed(err)
-        if self._first_data is not None and not self._first_data.done():
-            self._first_data.set_result(None)
+        """The password stopped working: stop, go unavailable and ask the user (reauth)."""
+        self._cancel_lost_timer()
+        key, placeholders = describe(err, self._entry.title)
+        self._live.async_set_update_error(
+            ConfigEntryAuthFailed(
+                translation_domain=DOMAIN,
+                translation_key=key,
+                translation_placeholders=placeholders,
+            )
+        )
+        self._entry.async_start_reauth(self._hass)
+        self._first_data.set()
+
+    def _start_lost_timer(self) -> None:
+        """Count the data as lost ``stale_after`` after the last event, unless one comes."""
+        if self._lost_timer is not None or not self._live.last_update_success:
+            return
+        due = self._last_event + self.stale_after - self._hass.loop.time()
+        self._lost_timer = async_call_later(self._hass, max(due, 0.0), self._async_lost_timer)
+
+    @callback
+    def _cancel_lost_timer(self) -> None:
+        if self._lost_timer is not None:
+            self._lost_timer()
+            self._lost_timer = None
+
+    @callback
+    def _async_lost_timer(self, _now: datetime) -> None:
+        self._lost_timer = None
+        self._async_lost()
+
+    # Repair issue -------------------------------------------------------------------------
+
+    @property
+    def _takeover_issue_id(self) -> str:
+        return f"{ISSUE_STREAM_TAKEN_OVER}_{self._entry.entry_id}"
+
+    @callback
+    def _async_clear_takeover_issue(self) -> None:
+        if self._takeover_issue:
+            self._takeover_issue = False
+            ir.async_delete_issue(self._hass, DOMAIN, self._takeover_issue_id)
+
+    @callback
+    def _async_raise_takeover_issue(self) -> None:
+        if self._takeover_issue:
+            return
+        self._takeover_issue = True
+        LOGGER.warning(
+            "Another client keeps taking the live stream of %s; retrying every %.0f s",
+            self._entry.title,
+            TAKEOVER_RETRY_SECONDS,
+        )
+        ir.async_create_issue(
+            self._hass,
+            DOMAIN,
+            self._takeover_issue_id,
+            is_fixable=False,
+            is_persistent=False,
+            severity=ir.IssueSeverity.WARNING,
+            translation_key=(
+                f"{ISSUE_STREAM_TAKEN_OVER}_polling"
+                if self.polls_reports
+                else ISSUE_STREAM_TAKEN_OVER
+            ),
+            translation_placeholders={
+                "name": self._entry.title,
+                "minutes": f"{TAKEOVER_RETRY_SECONDS / 60:.0f}",
+            },
+        )

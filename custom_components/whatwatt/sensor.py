@@ -2,32 +2,493 @@
 
 Measurement sensors exist only for values the meter actually sends: they are created from the
 first measurements at setup, and added later when a value shows up for the first time.
+
+The device sends kW, kWh, kvar and kvarh with three decimals.  Power is shown in W and
+reactive power in var, converted exactly (``round(kw * 1000, 3)``, no rounding to 10 W);
+energy stays in kWh at full resolution.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, override
+from typing import Any, Final, Protocol, override
 
-from homeassistant.components.sensor import SensorEntity, SensorStateClass
+from homeassistant.components.sensor import (
+    SensorDeviceClass,
+    SensorEntity,
+    SensorEntityDescription,
+    SensorStateClass,
+)
+from homeassistant.const import (
+    PERCENTAGE,
+    SIGNAL_STRENGTH_DECIBELS_MILLIWATT,
+    EntityCategory,
+    UnitOfElectricCurrent,
+    UnitOfElectricPotential,
+    UnitOfEnergy,
+    UnitOfPower,
+    UnitOfReactiveEnergy,
+    UnitOfReactivePower,
+)
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator
 
-from .client import Measurements
-from .coordinator import WhatwattConfigEntry, WhatwattSystemCoordinator
+from .client import Measurements, SystemInfo
+from .const import METER_STATUS
+from .coordinator import WhatwattConfigEntry, WhatwattLiveCoordinator, WhatwattSystemCoordinator
 from .entity import WhatwattEntity
-from .live import WhatwattLiveCoordinator
-from .sensor_descriptions import (
-    LIVE_SENSORS,
-    SYSTEM_SENSORS,
-    WhatwattLiveSensorDescription,
-    WhatwattSystemSensorDescription,
-)
 
 PARALLEL_UPDATES = 0
 
 type _Value = float | int | str | datetime | None
+type _Read = Callable[[Measurements], float | None]
+
+TARIFF_OPTIONS: Final = ["1", "2", "3", "4"]
+METER_INTERFACES: Final = ["none", "p1", "mbus", "ttl", "mep"]
+METER_PROTOCOLS: Final = ["dsmr", "dlms", "kmp", "mep", "mbus"]
+LICENCES: Final = ["free", "plus", "pro"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class WhatwattLiveSensorEntityDescription(SensorEntityDescription):
+    """A value the meter measures; the sensor exists once the meter has sent it."""
+
+    value_fn: Callable[[Measurements], _Value]
+    has_fn: Callable[[Measurements], bool]
+    """Whether the meter reports the value (runs per live event while sensors are missing)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class WhatwattSystemSensorEntityDescription(SensorEntityDescription):
+    """A value of the system information (the boot instant needs the coordinator's memory)."""
+
+    value_fn: Callable[[WhatwattSystemCoordinator], _Value]
+    has_fn: Callable[[SystemInfo], bool] = lambda _: True
+    meter: bool = False
+    """On the meter's device (else the gateway's)."""
+
+
+# Live measurements --------------------------------------------------------------------------
+
+
+def _kilo(read: _Read) -> Callable[[Measurements], float | None]:
+    """Convert kW to W (kvar to var) exactly: the device's 3 decimals become whole units."""
+
+    def value(data: Measurements) -> float | None:
+        kilo = read(data)
+        return None if kilo is None else round(kilo * 1000, 3)
+
+    return value
+
+
+def _reported(read: _Read) -> Callable[[Measurements], bool]:
+    def has(data: Measurements) -> bool:
+        return read(data) is not None
+
+    return has
+
+
+def _net(data: Measurements) -> float | None:
+    if data.power_in is None:
+        return None
+    return round((data.power_in - (data.power_out or 0.0)) * 1000, 3)
+
+
+def _tariff(data: Measurements) -> str | None:
+    return str(data.tariff) if data.tariff in (1, 2, 3, 4) else None
+
+
+class _Factory(Protocol):
+    """Makes the description of one measured value (power, energy, ...)."""
+
+    def __call__(
+        self,
+        key: str,
+        read: _Read,
+        *,
+        translation_key: str | None = None,
+        translation_placeholders: dict[str, str] | None = None,
+        enabled: bool = True,
+    ) -> WhatwattLiveSensorEntityDescription:
+        """Describe the value ``read`` returns, as sensor ``key``."""
+
+
+def _power(
+    key: str,
+    read: _Read,
+    *,
+    translation_key: str | None = None,
+    translation_placeholders: dict[str, str] | None = None,
+    enabled: bool = True,
+) -> WhatwattLiveSensorEntityDescription:
+    return WhatwattLiveSensorEntityDescription(
+        key=key,
+        translation_key=translation_key,
+        translation_placeholders=translation_placeholders,
+        device_class=SensorDeviceClass.POWER,
+        native_unit_of_measurement=UnitOfPower.WATT,
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=0,
+        entity_registry_enabled_default=enabled,
+        value_fn=_kilo(read),
+        has_fn=_reported(read),
+    )
+
+
+def _reactive(
+    key: str,
+    read: _Read,
+    *,
+    translation_key: str | None = None,
+    translation_placeholders: dict[str, str] | None = None,
+    enabled: bool = False,
+) -> WhatwattLiveSensorEntityDescription:
+    return WhatwattLiveSensorEntityDescription(
+        key=key,
+        translation_key=translation_key,
+        translation_placeholders=translation_placeholders,
+        device_class=SensorDeviceClass.REACTIVE_POWER,
+        native_unit_of_measurement=UnitOfReactivePower.VOLT_AMPERE_REACTIVE,
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=0,
+        entity_registry_enabled_default=enabled,
+        value_fn=_kilo(read),
+        has_fn=_reported(read),
+    )
+
+
+def _energy(
+    key: str,
+    read: _Read,
+    *,
+    translation_key: str | None = None,
+    translation_placeholders: dict[str, str] | None = None,
+    enabled: bool = True,
+) -> WhatwattLiveSensorEntityDescription:
+    return WhatwattLiveSensorEntityDescription(
+        key=key,
+        translation_key=translation_key,
+        translation_placeholders=translation_placeholders,
+        device_class=SensorDeviceClass.ENERGY,
+        native_unit_of_measurement=UnitOfEnergy.KILO_WATT_HOUR,
+        state_class=SensorStateClass.TOTAL_INCREASING,
+        suggested_display_precision=3,
+        entity_registry_enabled_default=enabled,
+        value_fn=read,
+        has_fn=_reported(read),
+    )
+
+
+def _reactive_energy(key: str, read: _Read) -> WhatwattLiveSensorEntityDescription:
+    return WhatwattLiveSensorEntityDescription(
+        key=key,
+        translation_key=key,
+        device_class=SensorDeviceClass.REACTIVE_ENERGY,
+        native_unit_of_measurement=UnitOfReactiveEnergy.KILO_VOLT_AMPERE_REACTIVE_HOUR,
+        state_class=SensorStateClass.TOTAL_INCREASING,
+        suggested_display_precision=3,
+        entity_registry_enabled_default=False,
+        value_fn=read,
+        has_fn=_reported(read),
+    )
+
+
+def _voltage(
+    key: str,
+    read: _Read,
+    *,
+    translation_key: str | None = None,
+    translation_placeholders: dict[str, str] | None = None,
+    enabled: bool = False,
+) -> WhatwattLiveSensorEntityDescription:
+    return WhatwattLiveSensorEntityDescription(
+        key=key,
+        translation_key=translation_key,
+        translation_placeholders=translation_placeholders,
+        device_class=SensorDeviceClass.VOLTAGE,
+        native_unit_of_measurement=UnitOfElectricPotential.VOLT,
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=1,
+        entity_registry_enabled_default=enabled,
+        value_fn=read,
+        has_fn=_reported(read),
+    )
+
+
+def _current(
+    key: str,
+    read: _Read,
+    *,
+    translation_key: str | None = None,
+    translation_placeholders: dict[str, str] | None = None,
+    enabled: bool = False,
+) -> WhatwattLiveSensorEntityDescription:
+    return WhatwattLiveSensorEntityDescription(
+        key=key,
+        translation_key=translation_key,
+        translation_placeholders=translation_placeholders,
+        device_class=SensorDeviceClass.CURRENT,
+        native_unit_of_measurement=UnitOfElectricCurrent.AMPERE,
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=2,
+        entity_registry_enabled_default=enabled,
+        value_fn=read,
+        has_fn=_reported(read),
+    )
+
+
+def _phases(
+    make: _Factory, key: str, reads: tuple[_Read, _Read, _Read]
+) -> tuple[WhatwattLiveSensorEntityDescription, ...]:
+    """One sensor per phase: ``<key>_l1``..``_l3``, named "... phase N".
+
+    Per-phase voltage and current are disabled by default (as HomeWizard does): with the
+    recorder on, each enabled sensor adds a state row per meter report.
+    """
+    return tuple(
+        make(
+            f"{key}_l{phase}",
+            read,
+            translation_key=f"{key}_phase",
+            translation_placeholders={"phase": str(phase)},
+        )
+        for phase, read in enumerate(reads, start=1)
+    )
+
+
+def _tariffs(
+    make: _Factory, key: str, reads: tuple[_Read, _Read], *, enabled: bool = True
+) -> tuple[WhatwattLiveSensorEntityDescription, ...]:
+    """One sensor per tariff: ``<key>_t1``, ``<key>_t2``, named "... tariff N"."""
+    return tuple(
+        make(
+            f"{key}_t{tariff}",
+            read,
+            translation_key=f"{key}_tariff",
+            translation_placeholders={"tariff": str(tariff)},
+            enabled=enabled,
+        )
+        for tariff, read in enumerate(reads, start=1)
+    )
+
+
+LIVE_SENSORS: Final[tuple[WhatwattLiveSensorEntityDescription, ...]] = (
+    _power("power_import", lambda m: m.power_in, translation_key="power_import"),
+    _power("power_export", lambda m: m.power_out, translation_key="power_export"),
+    WhatwattLiveSensorEntityDescription(
+        key="power_net",
+        translation_key="power_net",
+        device_class=SensorDeviceClass.POWER,
+        native_unit_of_measurement=UnitOfPower.WATT,
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=0,
+        value_fn=_net,
+        has_fn=lambda m: m.power_in is not None,
+    ),
+    *_phases(
+        _power,
+        "power_import",
+        (lambda m: m.power_in_l1, lambda m: m.power_in_l2, lambda m: m.power_in_l3),
+    ),
+    *_phases(
+        _power,
+        "power_export",
+        (lambda m: m.power_out_l1, lambda m: m.power_out_l2, lambda m: m.power_out_l3),
+    ),
+    *_phases(
+        _voltage,
+        "voltage",
+        (lambda m: m.voltage_l1, lambda m: m.voltage_l2, lambda m: m.voltage_l3),
+    ),
+    *_phases(
+        _current,
+        "current",
+        (lambda m: m.current_l1, lambda m: m.current_l2, lambda m: m.current_l3),
+    ),
+    WhatwattLiveSensorEntityDescription(
+        key="power_factor",
+        device_class=SensorDeviceClass.POWER_FACTOR,
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=3,
+        value_fn=lambda m: m.power_factor,
+        has_fn=lambda m: m.power_factor is not None,
+    ),
+    _energy("energy_import", lambda m: m.energy_in, translation_key="energy_import"),
+    *_tariffs(_energy, "energy_import", (lambda m: m.energy_in_t1, lambda m: m.energy_in_t2)),
+    _energy("energy_export", lambda m: m.energy_out, translation_key="energy_export"),
+    *_tariffs(_energy, "energy_export", (lambda m: m.energy_out_t1, lambda m: m.energy_out_t2)),
+    WhatwattLiveSensorEntityDescription(
+        key="tariff",
+        translation_key="tariff",
+        device_class=SensorDeviceClass.ENUM,
+        options=TARIFF_OPTIONS,
+        value_fn=_tariff,
+        has_fn=lambda m: _tariff(m) is not None,
+    ),
+    _reactive(
+        "reactive_power_import", lambda m: m.reactive_in, translation_key="reactive_power_import"
+    ),
+    _reactive(
+        "reactive_power_export", lambda m: m.reactive_out, translation_key="reactive_power_export"
+    ),
+    *_phases(
+        _reactive,
+        "reactive_power_import",
+        (lambda m: m.reactive_in_l1, lambda m: m.reactive_in_l2, lambda m: m.reactive_in_l3),
+    ),
+    *_phases(
+        _reactive,
+        "reactive_power_export",
+        (lambda m: m.reactive_out_l1, lambda m: m.reactive_out_l2, lambda m: m.reactive_out_l3),
+    ),
+    WhatwattLiveSensorEntityDescription(
+        key="apparent_power",
+        device_class=SensorDeviceClass.APPARENT_POWER,
+        native_unit_of_measurement="VA",
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=0,
+        entity_registry_enabled_default=False,
+        value_fn=_kilo(lambda m: m.apparent_power),
+        has_fn=lambda m: m.apparent_power is not None,
+    ),
+    _reactive_energy("reactive_energy_import", lambda m: m.reactive_energy_in),
+    _reactive_energy("reactive_energy_export", lambda m: m.reactive_energy_out),
+    _reactive_energy("reactive_energy_q1", lambda m: m.reactive_energy_imported_inductive),
+    _reactive_energy("reactive_energy_q2", lambda m: m.reactive_energy_imported_capacitive),
+    _reactive_energy("reactive_energy_q3", lambda m: m.reactive_energy_exported_inductive),
+    _reactive_energy("reactive_energy_q4", lambda m: m.reactive_energy_exported_capacitive),
+    _power(
+        "max_demand_import",
+        lambda m: m.max_demand_in,
+        translation_key="max_demand_import",
+        enabled=False,
+    ),
+    *_tariffs(
+        _power,
+        "max_demand_import",
+        (lambda m: m.max_demand_in_t1, lambda m: m.max_demand_in_t2),
+        enabled=False,
+    ),
+)
+
+
+# System information -------------------------------------------------------------------------
+
+
+def _option(value: str | None, options: list[str]) -> str | None:
+    """Map a device string to an enum option; unknown values are HA's unknown."""
+    option = None if value is None else value.lower()
+    return option if option in options else None
+
+
+def _diagnostic(
+    key: str,
+    read: Callable[[SystemInfo], _Value],
+    *,
+    device_class: SensorDeviceClass | None = None,
+    options: list[str] | None = None,
+    unit: str | None = None,
+    state_class: SensorStateClass | None = None,
+    precision: int | None = None,
+    enabled: bool = True,
+    meter: bool = False,
+) -> WhatwattSystemSensorEntityDescription:
+    """A diagnostic read straight from the system information; exists when the device has it."""
+    return WhatwattSystemSensorEntityDescription(
+        key=key,
+        translation_key=key,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        device_class=device_class,
+        options=options,
+        native_unit_of_measurement=unit,
+        state_class=state_class,
+        suggested_display_precision=precision,
+        entity_registry_enabled_default=enabled,
+        meter=meter,
+        value_fn=lambda coordinator: read(coordinator.data),
+        has_fn=lambda info: read(info) is not None,
+    )
+
+
+def _plug_voltage(
+    key: str, read: Callable[[SystemInfo], float | None], *, enabled: bool
+) -> WhatwattSystemSensorEntityDescription:
+    return _diagnostic(
+        key,
+        read,
+        device_class=SensorDeviceClass.VOLTAGE,
+        unit=UnitOfElectricPotential.VOLT,
+        state_class=SensorStateClass.MEASUREMENT,
+        precision=2,
+        enabled=enabled,
+    )
+
+
+SYSTEM_SENSORS: Final[tuple[WhatwattSystemSensorEntityDescription, ...]] = (
+    WhatwattSystemSensorEntityDescription(
+        key="meter_status",
+        translation_key="meter_status",
+        device_class=SensorDeviceClass.ENUM,
+        options=list(METER_STATUS.values()),
+        entity_category=EntityCategory.DIAGNOSTIC,
+        meter=True,
+        value_fn=lambda coordinator: METER_STATUS.get(coordinator.data.meter.status or ""),
+    ),
+    _diagnostic(
+        "meter_interface",
+        lambda info: _option(info.meter.interface, METER_INTERFACES),
+        device_class=SensorDeviceClass.ENUM,
+        options=METER_INTERFACES,
+        enabled=False,
+        meter=True,
+    ),
+    _diagnostic(
+        "meter_protocol",
+        lambda info: _option(info.meter.protocol, METER_PROTOCOLS),
+        device_class=SensorDeviceClass.ENUM,
+        options=METER_PROTOCOLS,
+        enabled=False,
+        meter=True,
+    ),
+    _diagnostic(
+        "wifi_signal",
+        lambda info: info.wifi.signal,
+        unit=PERCENTAGE,
+        state_class=SensorStateClass.MEASUREMENT,
+    ),
+    _diagnostic(
+        "wifi_rssi",
+        lambda info: info.wifi.rssi,
+        device_class=SensorDeviceClass.SIGNAL_STRENGTH,
+        unit=SIGNAL_STRENGTH_DECIBELS_MILLIWATT,
+        state_class=SensorStateClass.MEASUREMENT,
+        enabled=False,
+    ),
+    WhatwattSystemSensorEntityDescription(
+        key="last_boot",
+        translation_key="last_boot",
+        device_class=SensorDeviceClass.TIMESTAMP,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        value_fn=lambda coordinator: coordinator.boot_time,
+        has_fn=lambda info: info.device.time_since_boot is not None,
+    ),
+    _diagnostic(
+        "license",
+        lambda info: _option(info.device.licence.type, LICENCES),
+        device_class=SensorDeviceClass.ENUM,
+        options=LICENCES,
+    ),
+    _plug_voltage("supercap_voltage", lambda info: info.device.plug.v_scap, enabled=True),
+    _plug_voltage("usb_voltage", lambda info: info.device.plug.v_usb, enabled=False),
+    _plug_voltage("mbus_voltage", lambda info: info.device.plug.v_mbus, enabled=False),
+    _plug_voltage("p1_voltage", lambda info: info.device.plug.v_p1, enabled=False),
+)
+
+
+# Platform -----------------------------------------------------------------------------------
 
 
 async def async_setup_entry(
@@ -41,7 +502,7 @@ async def async_setup_entry(
     async_add_entities(
         WhatwattSystemSensor(entry, system, description)
         for description in SYSTEM_SENSORS
-        if description.exists_fn(system.data)
+        if description.has_fn(system.data)
     )
 
     live = runtime.live
@@ -51,9 +512,9 @@ async def async_setup_entry(
     def _async_add_reported() -> None:
         """Add a sensor for every value seen for the first time (a few checks per event)."""
         data: Measurements | None = live.data
-        if data is None:
+        if data is None or not pending:
             return
-        new = [description for description in pending if description.exists(data)]
+        new = [description for description in pending if description.has_fn(data)]
         if not new:
             return
         for description in new:
@@ -103,13 +564,13 @@ class WhatwattLiveSensor(_WhatwattSensor[WhatwattLiveCoordinator]):
     (or carried a 0): the last good value stays, so the Energy dashboard sees no false reset.
     """
 
-    entity_description: WhatwattLiveSensorDescription
+    entity_description: WhatwattLiveSensorEntityDescription
 
     def __init__(
         self,
         entry: WhatwattConfigEntry,
         coordinator: WhatwattLiveCoordinator,
-        description: WhatwattLiveSensorDescription,
+        description: WhatwattLiveSensorEntityDescription,
     ) -> None:
         """Create the sensor on the meter's device."""
         super().__init__(entry, coordinator, description, meter=True)
@@ -126,13 +587,13 @@ class WhatwattLiveSensor(_WhatwattSensor[WhatwattLiveCoordinator]):
 class WhatwattSystemSensor(_WhatwattSensor[WhatwattSystemCoordinator]):
     """A value from the system information (mostly diagnostics)."""
 
-    entity_description: WhatwattSystemSensorDescription
+    entity_description: WhatwattSystemSensorEntityDescription
 
     def __init__(
         self,
         entry: WhatwattConfigEntry,
         coordinator: WhatwattSystemCoordinator,
-        description: WhatwattSystemSensorDescription,
+        description: WhatwattSystemSensorEntityDescription,
     ) -> None:
         """Create the sensor on the gateway's or the meter's device."""
         super().__init__(entry, coordinator, description, meter=description.meter)

@@ -6,6 +6,11 @@ what the device answered, nothing the user typed as a secret.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .meter_settings import MeterSettings
+
 
 class WhatwattError(Exception):
     """Base class of every error raised by this client."""
@@ -51,6 +56,20 @@ class WhatwattStreamTakenOver(WhatwattConnectionError):
 
 class WhatwattStreamStale(WhatwattTimeoutError):
     """The live stream stayed silent for longer than the device's report interval allows."""
+
+
+class WhatwattSettingNotApplied(WhatwattError):
+    """The device accepted a meter-settings write but reads another value back for ``field``.
+
+    ``settings`` is what it read back (the truth to show); the value is never in the message:
+    it may be a key.
+    """
+
+    def __init__(self, field: str, settings: MeterSettings) -> None:
+        """Name the field that did not take effect."""
+        super().__init__(f"the device did not apply {field}")
+        self.field = field
+        self.settings = settings
 
 
 class WhatwattValidationError(WhatwattError, ValueError):
