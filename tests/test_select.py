@@ -14,6 +14,7 @@ from homeassistant.const import ATTR_ENTITY_ID, STATE_UNAVAILABLE, EntityCategor
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import entity_registry as er
+from homeassistant.helpers.entity_component import DATA_INSTANCES
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, snapshot_platform
 from syrupy.assertion import SnapshotAssertion
@@ -179,9 +180,13 @@ async def test_select_is_unavailable_when_the_device_stops_reporting_it(
         )
     )
     await hass.async_block_till_done()
-    state = hass.states.get(entity_id(hass, emulator, Platform.SELECT, "protocol"))
+    entity = entity_id(hass, emulator, Platform.SELECT, "protocol")
+    state = hass.states.get(entity)
     assert state is not None
     assert state.state == STATE_UNAVAILABLE
+    select_entity = hass.data[DATA_INSTANCES][SELECT_DOMAIN].get_entity(entity)
+    assert select_entity is not None
+    assert select_entity.current_option is None
 
 
 async def test_baud_rate_select_keeps_its_options_while_unavailable(

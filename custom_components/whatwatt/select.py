@@ -53,7 +53,7 @@ class WhatwattSettingSelect(WhatwattSettingEntity, SelectEntity):
         if self._choices is None:
             return list(self._spec.options)
         values: set[float] = set(self._choices)
-        if isinstance(self.setting, int | float):
+        if self.setting is not None:
             values.add(self.setting)
         return [_text(value) for value in sorted(values)]
 
@@ -62,7 +62,10 @@ class WhatwattSettingSelect(WhatwattSettingEntity, SelectEntity):
     def current_option(self) -> str | None:
         """Return the device's value."""
         value = self.setting
-        return value if value is None or isinstance(value, str) else _text(value)
+        if value is None:
+            return None
+        option: str = value if self._spec.kind is Kind.ENUM else _text(value)
+        return option
 
     @override
     async def async_select_option(self, option: str) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from enum import StrEnum
+import logging
 import math
 import re
 from typing import Any, Final
@@ -21,6 +22,8 @@ from typing import Any, Final
 import voluptuous as vol
 
 from .exceptions import WhatwattValidationError
+
+_LOGGER = logging.getLogger(__name__)
 
 KEY_LENGTH: Final = 32
 CLEAR_KEY: Final = "0" * KEY_LENGTH
@@ -102,9 +105,7 @@ class SettingSpec:
         return int(value)
 
     def _check_float(self, value: Any) -> int | float:
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise vol.Invalid("invalid_type")
-        if not math.isfinite(value):
+        if not _is_real(value):
             raise vol.Invalid("invalid_type")
         self._check_range(value)
         # The device's own examples send 1, not 1.0: keep integral values integral (C4).
@@ -116,6 +117,53 @@ class SettingSpec:
         if value not in self.options:
             raise vol.Invalid("invalid_option")
         return value
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_real(value: Any) -> bool:
+    """A finite JSON number (a boolean is not a number)."""
+    return _is_int(value) or (isinstance(value, float) and math.isfinite(value))
+
+
+def _is_bool(value: Any) -> bool:
+    return isinstance(value, bool)
+
+
+def _is_str(value: Any) -> bool:
+    return isinstance(value, str)
+
+
+_HAS_KIND: Final[Mapping[Kind, Callable[[Any], bool]]] = {
+    Kind.INT: _is_int,
+    Kind.FLOAT: _is_real,
+    Kind.BOOL: _is_bool,
+    Kind.ENUM: _is_str,
+    Kind.KEY: _is_str,
+}
+"""The type a reported value must have for its field's kind (range and options not checked)."""
+_mistyped_logged: Final[set[str]] = set()
+"""Fields whose wrongly typed value has been logged (once per field per process)."""
+
+
+def _reported(spec: SettingSpec, value: Any) -> bool:
+    """Tell whether a reported value has its field's type; log the first mismatch per field.
+
+    Only the type is logged, never the value.
+    """
+    if value is None or _HAS_KIND[spec.kind](value):
+        return True
+    if spec.key not in _mistyped_logged:
+        _mistyped_logged.add(spec.key)
+        _LOGGER.debug(
+            "Meter setting %s reported as %s, expected %s: treated as not reported",
+            spec.key,
+            type(value).__name__,
+            spec.kind.value,
+        )
+    return False
 
 
 def _number(value: float | None) -> str:
@@ -217,8 +265,18 @@ class MeterSettings:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> MeterSettings:
-        """Build from a device answer; unknown fields (newer firmware) are ignored."""
-        return cls(**{key: data[key] for key in READABLE_KEYS if key in data})
+        """Build from a device answer; unknown fields (newer firmware) are ignored.
+
+        Every value has its field's type (``Kind``): one of another type (some firmware) is
+        treated as not reported, ``None``, and logged once per field at debug level.
+        """
+        return cls(
+            **{
+                spec.key: data[spec.key]
+                for spec in _READABLE
+                if spec.key in data and _reported(spec, data[spec.key])
+            }
+        )
 
     def as_dict(self) -> dict[str, Any]:
         """Return the reported fields, in API order, leaving out unreported ones."""
