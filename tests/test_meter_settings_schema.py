@@ -21,6 +21,7 @@ from custom_components.whatwatt.client.meter_settings import (
     Kind,
     MeterSettings,
     Section,
+    SettingSpec,
     full_settings,
     validate,
 )
@@ -154,6 +155,33 @@ def test_model_tolerates_new_and_missing_fields() -> None:
     partial = MeterSettings.from_dict({"baudrate": 9600})
     assert partial.parity is None
     assert partial.as_dict() == {"baudrate": 9600}
+
+
+def test_choices_have_translation_keys_and_map_back_to_the_device_spelling() -> None:
+    """Home Assistant shows a choice by a valid translation key; the device gets its own value."""
+    assert SPECS["stop_bits"].option_keys == ("1", "1_5", "2")
+    assert SPECS["method"].option_keys == ("passive_push",)
+    for spec in SPECS.values():
+        if spec.kind is not Kind.ENUM:
+            assert spec.option_keys == ()
+            continue
+        assert [spec.option_key(o) for o in spec.options] == list(spec.option_keys)
+        for option, key in zip(spec.options, spec.option_keys, strict=True):
+            assert spec.device_option(key) == option  # what the UI sends
+            assert spec.device_option(option) == option  # what the vendor documents
+    assert SPECS["if_type"].option_keys == SPECS["if_type"].options  # valid keys stay
+    # Anything else is left for validate to reject (or, from the device, to show as it is).
+    assert SPECS["stop_bits"].device_option("0_5") == "0_5"
+    assert SPECS["stop_bits"].device_option(2) == 2
+    assert SPECS["stop_bits"].option_key("0.5") == "0.5"
+    assert SPECS["baudrate"].device_option(9600) == 9600
+
+
+@pytest.mark.parametrize("options", [("1.5", "1_5"), ("A b", "a-b", "a_b"), ("",), ("__",)])
+def test_choices_without_distinct_valid_keys_are_refused(options: tuple[str, ...]) -> None:
+    """Two choices with one key, or a choice with no key at all, cannot be declared."""
+    with pytest.raises(ValueError, match="x: options"):
+        SettingSpec(key="x", kind=Kind.ENUM, section=Section.SERIAL, default="", options=options)
 
 
 def test_model_treats_a_mistyped_value_as_not_reported(

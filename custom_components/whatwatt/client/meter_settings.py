@@ -29,6 +29,11 @@ KEY_LENGTH: Final = 32
 CLEAR_KEY: Final = "0" * KEY_LENGTH
 """Sending 32 zeros as a key clears it on the device."""
 _KEY_RE: Final = re.compile(r"[0-9A-Fa-f]{32}")
+OPTION_KEY_RE: Final = re.compile(r"(?!.+[_-]{2})(?![_-])[a-z0-9-_]+(?<![_-])")
+"""Home Assistant's rule for translation keys (hassfest ``RE_TRANSLATION_KEY``).
+
+Home Assistant translates a choice by its value, so every option it shows must be such a key.
+"""
 INT32_MIN: Final = -(2**31)
 INT32_MAX: Final = 2**31 - 1
 
@@ -66,6 +71,36 @@ class SettingSpec:
     unit: str | None = None
     """Unit of a numeric field, where the vendor page names one (``s``, ``B`` for bytes)."""
     write_only: bool = False
+
+    def __post_init__(self) -> None:
+        """Refuse options that would not give distinct, valid translation keys."""
+        keys = self.option_keys
+        if len(set(keys)) != len(keys) or not all(map(OPTION_KEY_RE.fullmatch, keys)):
+            raise ValueError(f"{self.key}: options {self.options} give keys {keys}")
+
+    @property
+    def option_keys(self) -> tuple[str, ...]:
+        """The options as Home Assistant offers and translates them (translation keys).
+
+        An option that is a valid key already is its own key; another is lower-cased, with
+        each run of other characters one ``_``: ``"1.5"`` is ``1_5``, ``"Passive Push"`` is
+        ``passive_push``.  The device is always sent its own spelling (``device_option``).
+        """
+        return tuple(_option_key(option) for option in self.options)
+
+    def option_key(self, value: str) -> str:
+        """Return the translation key of device option ``value`` (another value unchanged)."""
+        return _option_key(value) if value in self.options else value
+
+    def device_option(self, value: Any) -> Any:
+        """Return the device's spelling of a choice given as its key or as the device spells it.
+
+        Any other value is returned unchanged, for ``validate`` to reject.
+        """
+        for option, key in zip(self.options, self.option_keys, strict=True):
+            if value == key:
+                return option
+        return value
 
     @property
     def allowed(self) -> str:
@@ -117,6 +152,12 @@ class SettingSpec:
         if value not in self.options:
             raise vol.Invalid("invalid_option")
         return value
+
+
+def _option_key(option: str) -> str:
+    if OPTION_KEY_RE.fullmatch(option):
+        return option
+    return re.sub(r"[^a-z0-9]+", "_", option.lower()).strip("_")
 
 
 def _is_int(value: Any) -> bool:
