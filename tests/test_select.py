@@ -95,6 +95,32 @@ async def test_select_option_puts_only_that_field(
     assert state.state == "dsmr"
 
 
+@pytest.mark.usefixtures("entity_registry_enabled_by_default")
+async def test_select_offers_translation_keys_and_sends_the_device_spelling(
+    hass: HomeAssistant,
+    entity_registry: er.EntityRegistry,
+    emulator: Emulator,
+) -> None:
+    """Stop bits offer 1_5 (a valid translation key) for the device's "1.5", both ways."""
+    emulator.store_meter_settings({**emulator.meter_settings, "stop_bits": "1.5"})
+    async with loaded(hass, emulator, [Platform.SELECT]):
+        entity = entity_id(hass, emulator, Platform.SELECT, "stop_bits")
+        state = hass.states.get(entity)
+        assert state is not None
+        assert state.attributes[ATTR_OPTIONS] == ["1", "1_5", "2"]
+        assert state.state == "1_5"
+        await select(hass, entity, "2")
+        await select(hass, entity, "1_5")
+        assert meter_writes(emulator) == [
+            ("PUT", {"stop_bits": "2"}),
+            ("PUT", {"stop_bits": "1.5"}),
+        ]
+        assert emulator.meter_settings["stop_bits"] == "1.5"
+        state = hass.states.get(entity)
+        assert state is not None
+        assert state.state == "1_5"
+
+
 async def test_baud_rate_select_offers_standard_rates_and_sends_a_number(
     hass: HomeAssistant, loaded_entry: MockConfigEntry, emulator: Emulator
 ) -> None:
