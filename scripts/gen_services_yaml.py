@@ -51,7 +51,7 @@ def _selector(spec: SettingSpec) -> dict[str, Any]:
     if spec.kind is Kind.ENUM:
         return {
             "select": {
-                "options": list(spec.options),
+                "options": list(spec.option_keys),
                 "translation_key": spec.key,
                 "mode": "dropdown",
             }
@@ -70,6 +70,11 @@ def _selector(spec: SettingSpec) -> dict[str, Any]:
     return {"number": number}
 
 
+def _example(spec: SettingSpec) -> Any:
+    """The factory default, a choice as its key (as the selector offers it)."""
+    return spec.option_key(spec.default) if spec.kind is Kind.ENUM else spec.default
+
+
 def _entry_field() -> dict[str, Any]:
     return {"required": False, "selector": {"config_entry": {"integration": DOMAIN}}}
 
@@ -81,7 +86,7 @@ def _setting_fields() -> dict[str, Any]:
         fields = {
             key: {
                 "required": False,
-                "example": SPECS[key].default,
+                "example": _example(SPECS[key]),
                 "selector": _selector(SPECS[key]),
             }
             for key in SERVICE_FIELDS

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
 from hypothesis import given, strategies as st
 import pytest
 
+from custom_components.whatwatt.client import meter_settings
 from custom_components.whatwatt.client.exceptions import WhatwattValidationError
 from custom_components.whatwatt.client.meter_settings import (
     CLEAR_KEY,
@@ -19,6 +21,7 @@ from custom_components.whatwatt.client.meter_settings import (
     Kind,
     MeterSettings,
     Section,
+    SettingSpec,
     full_settings,
     validate,
 )
@@ -152,6 +155,76 @@ def test_model_tolerates_new_and_missing_fields() -> None:
     partial = MeterSettings.from_dict({"baudrate": 9600})
     assert partial.parity is None
     assert partial.as_dict() == {"baudrate": 9600}
+
+
+def test_choices_have_translation_keys_and_map_back_to_the_device_spelling() -> None:
+    """Home Assistant shows a choice by a valid translation key; the device gets its own value."""
+    assert SPECS["stop_bits"].option_keys == ("1", "1_5", "2")
+    assert SPECS["method"].option_keys == ("passive_push",)
+    for spec in SPECS.values():
+        if spec.kind is not Kind.ENUM:
+            assert spec.option_keys == ()
+            continue
+        assert [spec.option_key(o) for o in spec.options] == list(spec.option_keys)
+        for option, key in zip(spec.options, spec.option_keys, strict=True):
+            assert spec.device_option(key) == option  # what the UI sends
+            assert spec.device_option(option) == option  # what the vendor documents
+    assert SPECS["if_type"].option_keys == SPECS["if_type"].options  # valid keys stay
+    # Anything else is left for validate to reject (or, from the device, to show as it is).
+    assert SPECS["stop_bits"].device_option("0_5") == "0_5"
+    assert SPECS["stop_bits"].device_option(2) == 2
+    assert SPECS["stop_bits"].option_key("0.5") == "0.5"
+    assert SPECS["baudrate"].device_option(9600) == 9600
+
+
+@pytest.mark.parametrize("options", [("1.5", "1_5"), ("A b", "a-b", "a_b"), ("",), ("__",)])
+def test_choices_without_distinct_valid_keys_are_refused(options: tuple[str, ...]) -> None:
+    """Two choices with one key, or a choice with no key at all, cannot be declared."""
+    with pytest.raises(ValueError, match="x: options"):
+        SettingSpec(key="x", kind=Kind.ENUM, section=Section.SERIAL, default="", options=options)
+
+
+def test_model_treats_a_mistyped_value_as_not_reported(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A value of another type than its field's (some firmware) is None, the rest intact; each
+    such field is logged once at debug level, with the type received and never the value."""
+    monkeypatch.setattr(meter_settings, "_mistyped_logged", set())
+    mistyped = {"baudrate": "9600", "encryption": 1, "stop_bits": 2, "conv_factor": True}
+    caplog.set_level(logging.DEBUG, logger=meter_settings.__name__)
+    for _ in range(2):  # the second answer logs nothing new
+        settings = MeterSettings.from_dict({**VENDOR_EXAMPLE, **mistyped})
+        assert settings.as_dict() == {k: v for k, v in VENDOR_EXAMPLE.items() if k not in mistyped}
+    assert [record.levelno for record in caplog.records] == [logging.DEBUG] * 4
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    for key, type_name in [
+        ("baudrate", "str"), ("stop_bits", "int"), ("encryption", "int"), ("conv_factor", "bool")
+    ]:  # fmt: skip
+        assert f"{key} reported as {type_name}," in logged
+    assert "9600" not in logged
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("baudrate", 9600.0),
+        ("time_offset", False),
+        ("conv_factor", float("inf")),
+        ("conv_factor", float("nan")),
+        ("conv_factor", "1"),
+        ("auto_baudrate", "true"),
+        ("scalers_set", ["default"]),
+    ],
+)
+def test_model_checks_each_kind(key: str, value: Any) -> None:
+    """int is an int (not a bool, not 9600.0), a number is finite, a flag a bool, a choice a
+    string (any string: a new firmware's choice is still shown)."""
+    assert getattr(MeterSettings.from_dict({key: value}), key) is None
+    assert MeterSettings.from_dict({"conv_factor": 0.5, "scalers_set": "new"}).as_dict() == {
+        "conv_factor": 0.5,
+        "scalers_set": "new",
+    }
+    assert MeterSettings.from_dict({"parity": None}).as_dict() == {}
 
 
 def _valid_value(key: str) -> st.SearchStrategy[Any]:

@@ -15,6 +15,7 @@ from homeassistant.components.number import (
 from homeassistant.const import (
     ATTR_ENTITY_ID,
     ATTR_UNIT_OF_MEASUREMENT,
+    STATE_UNAVAILABLE,
     EntityCategory,
     Platform,
 )
@@ -154,11 +155,14 @@ async def test_number_rejected_by_the_device_is_an_error(
 async def test_number_shows_no_value_for_a_non_number(
     hass: HomeAssistant, loaded_entry: MockConfigEntry, emulator: Emulator
 ) -> None:
-    """A firmware reporting something that is not a number: unknown, not a guess."""
+    """A firmware reporting something that is not a number: not reported, so unavailable,
+    not a guess."""
     coordinator = loaded_entry.runtime_data.meter_settings
     data = coordinator.data.as_dict()
-    coordinator.async_set_updated_data(type(coordinator.data)(**{**data, "conv_factor": True}))
+    coordinator.async_set_updated_data(
+        type(coordinator.data).from_dict({**data, "conv_factor": True})
+    )
     await hass.async_block_till_done()
     state = hass.states.get(entity_id(hass, emulator, Platform.NUMBER, "conv_factor"))
     assert state is not None
-    assert state.state == "unknown"
+    assert state.state == STATE_UNAVAILABLE

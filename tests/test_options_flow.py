@@ -109,7 +109,9 @@ async def test_options_flow_opens_on_the_device_settings_not_a_stale_copy(
 
     assert form["type"] is FlowResultType.FORM
     assert form["step_id"] == "edit"
-    assert suggested(form) == {**DEFAULTS, "baudrate": 9600, "parity": "even"}
+    assert suggested(form) == {
+        **DEFAULTS, "method": "passive_push", "baudrate": 9600, "parity": "even"
+    }  # fmt: skip
     assert [(r.method, r.path) for r in emulator.log] == [("GET", "/api/v1/meter/settings")]
 
 
@@ -140,7 +142,7 @@ async def test_options_flow_selectors_show_the_documented_choices_and_ranges(
     for key, spec in SPECS.items():
         selector = selectors[key]
         if spec.kind is Kind.ENUM:
-            assert selector["select"]["options"] == list(spec.options)
+            assert selector["select"]["options"] == list(spec.option_keys)
             assert selector["select"]["translation_key"] == key
         elif spec.kind is Kind.BOOL:
             assert "boolean" in selector
@@ -236,7 +238,7 @@ def test_options_flow_is_translated(language: str) -> None:
             assert part["data"][field]
             assert part["data_description"][field]
         if spec.kind is Kind.ENUM:
-            assert set(texts["selector"][key]["options"]) == set(spec.options)
+            assert set(texts["selector"][key]["options"]) == set(spec.option_keys)
     ours = _leaves(texts["options"])
     reference = _leaves(english["options"])
     assert set(ours) == set(reference)
@@ -246,6 +248,31 @@ def test_options_flow_is_translated(language: str) -> None:
 
 
 # --- submitting ------------------------------------------------------------------------------
+
+
+async def test_options_flow_offers_choices_as_keys_and_sends_the_device_spelling(
+    hass: HomeAssistant, loaded_entry: MockConfigEntry, emulator: Emulator
+) -> None:
+    """The device's "1.5" is shown as 1_5; submitted unchanged nothing is sent; chosen again
+    after another value, the device gets "1.5"."""
+    emulator.store_meter_settings({**emulator.meter_settings, "stop_bits": "1.5"})
+    form = await open_edit(hass, loaded_entry)
+    assert suggested(form)["stop_bits"] == "1_5"
+    assert suggested(form)["method"] == "passive_push"
+    emulator.log.clear()
+    result = await submit(hass, form)
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert meter_writes(emulator) == []
+
+    emulator.store_meter_settings({**emulator.meter_settings, "stop_bits": "2"})
+    form = await open_edit(hass, loaded_entry)
+    confirm = await submit(hass, form, stop_bits="1_5")
+    assert confirm["step_id"] == "confirm"  # away from the default "1": can cut the link
+    result = await hass.config_entries.options.async_configure(confirm["flow_id"], {})
+    await hass.async_block_till_done()
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert meter_writes(emulator) == [("PUT", {"stop_bits": "1.5"})]
+    assert loaded_entry.runtime_data.meter_settings.data.stop_bits == "1.5"
 
 
 async def test_options_flow_sends_only_changed_fields(

@@ -14,6 +14,7 @@ from homeassistant.const import ATTR_ENTITY_ID, STATE_UNAVAILABLE, EntityCategor
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import entity_registry as er
+from homeassistant.helpers.entity_component import DATA_INSTANCES
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, snapshot_platform
 from syrupy.assertion import SnapshotAssertion
@@ -92,6 +93,32 @@ async def test_select_option_puts_only_that_field(
     state = hass.states.get(entity)
     assert state is not None
     assert state.state == "dsmr"
+
+
+@pytest.mark.usefixtures("entity_registry_enabled_by_default")
+async def test_select_offers_translation_keys_and_sends_the_device_spelling(
+    hass: HomeAssistant,
+    entity_registry: er.EntityRegistry,
+    emulator: Emulator,
+) -> None:
+    """Stop bits offer 1_5 (a valid translation key) for the device's "1.5", both ways."""
+    emulator.store_meter_settings({**emulator.meter_settings, "stop_bits": "1.5"})
+    async with loaded(hass, emulator, [Platform.SELECT]):
+        entity = entity_id(hass, emulator, Platform.SELECT, "stop_bits")
+        state = hass.states.get(entity)
+        assert state is not None
+        assert state.attributes[ATTR_OPTIONS] == ["1", "1_5", "2"]
+        assert state.state == "1_5"
+        await select(hass, entity, "2")
+        await select(hass, entity, "1_5")
+        assert meter_writes(emulator) == [
+            ("PUT", {"stop_bits": "2"}),
+            ("PUT", {"stop_bits": "1.5"}),
+        ]
+        assert emulator.meter_settings["stop_bits"] == "1.5"
+        state = hass.states.get(entity)
+        assert state is not None
+        assert state.state == "1_5"
 
 
 async def test_baud_rate_select_offers_standard_rates_and_sends_a_number(
@@ -179,9 +206,13 @@ async def test_select_is_unavailable_when_the_device_stops_reporting_it(
         )
     )
     await hass.async_block_till_done()
-    state = hass.states.get(entity_id(hass, emulator, Platform.SELECT, "protocol"))
+    entity = entity_id(hass, emulator, Platform.SELECT, "protocol")
+    state = hass.states.get(entity)
     assert state is not None
     assert state.state == STATE_UNAVAILABLE
+    select_entity = hass.data[DATA_INSTANCES][SELECT_DOMAIN].get_entity(entity)
+    assert select_entity is not None
+    assert select_entity.current_option is None
 
 
 async def test_baud_rate_select_keeps_its_options_while_unavailable(

@@ -220,6 +220,25 @@ async def test_set_meter_settings_accepts_yaml_numbers(
     assert meter_writes(emulator) == [("PUT", {"baudrate": 9600, "conv_factor": 1})]
 
 
+@pytest.mark.parametrize("spelling", ["device", "key"])
+async def test_write_actions_take_a_choice_as_the_device_spells_it_or_as_its_key(
+    hass: HomeAssistant, loaded_entry: MockConfigEntry, emulator: Emulator, spelling: str
+) -> None:
+    """ "1.5" (the vendor's spelling) and 1_5 (the selector's key) both send "1.5"; the response
+    mirrors the device API: its own spelling."""
+    given = {"stop_bits": "1.5", "method": "Passive Push"}
+    if spelling == "key":
+        given = {"stop_bits": "1_5", "method": "passive_push"}
+    response = await call(hass, SERVICE_SET, loaded_entry, **given)
+    sent = {"stop_bits": "1.5", "method": "Passive Push"}
+    assert meter_writes(emulator) == [("PUT", sent)]
+    assert response == {**DEFAULTS, **sent}
+    emulator.log.clear()
+    response = await call(hass, SERVICE_REPLACE, loaded_entry, **given)
+    assert meter_writes(emulator) == [("POST", {**DEFAULTS, **sent})]
+    assert response == {**DEFAULTS, **sent}
+
+
 async def test_set_meter_settings_needs_at_least_one_setting(
     hass: HomeAssistant, loaded_entry: MockConfigEntry, emulator: Emulator
 ) -> None:

@@ -24,8 +24,8 @@ def test_setting_entities_are_translated(platform: Platform, language: str) -> N
         entity = texts["entity"][platform][key]
         assert entity["name"]
         if SPECS[key].kind is Kind.ENUM:
-            assert set(entity["state"]) == set(SPECS[key].options)
-            assert set(texts["selector"][key]["options"]) == set(SPECS[key].options)
+            assert set(entity["state"]) == set(SPECS[key].option_keys)
+            assert set(texts["selector"][key]["options"]) == set(SPECS[key].option_keys)
 
 
 @pytest.mark.parametrize("platform", list(SETTING_ENTITIES))

@@ -11,6 +11,7 @@ from homeassistant.const import (
     SERVICE_TURN_ON,
     STATE_OFF,
     STATE_ON,
+    STATE_UNAVAILABLE,
     EntityCategory,
     Platform,
 )
@@ -121,9 +122,11 @@ async def test_switch_with_a_changed_password_starts_reauthentication(
 async def test_switch_shows_no_state_for_a_value_that_is_not_on_or_off(
     hass: HomeAssistant, loaded_entry: MockConfigEntry, emulator: Emulator
 ) -> None:
-    """A firmware reporting something other than true/false: unknown, not a guess."""
+    """A firmware reporting something other than true/false: not reported, so unavailable,
+    not a guess."""
     coordinator = loaded_entry.runtime_data.meter_settings
     data = coordinator.data.as_dict()
-    coordinator.async_set_updated_data(type(coordinator.data)(**{**data, "encryption": 1}))
+    coordinator.async_set_updated_data(type(coordinator.data).from_dict({**data, "encryption": 1}))
     await hass.async_block_till_done()
-    assert state_of(hass, entity_id(hass, emulator, Platform.SWITCH, "encryption")) == "unknown"
+    state = state_of(hass, entity_id(hass, emulator, Platform.SWITCH, "encryption"))
+    assert state == STATE_UNAVAILABLE

@@ -87,12 +87,12 @@ def first_not_applied(sent: Mapping[str, Any], read_back: MeterSettings) -> str 
     for key, value in sent.items():
         if SPECS[key].write_only:
             continue
-        got = getattr(read_back, key)
-        if SPECS[key].kind is Kind.FLOAT and isinstance(got, int | float):
+        got = getattr(read_back, key)  # typed by its spec, or None (MeterSettings.from_dict)
+        if SPECS[key].kind is Kind.FLOAT and got is not None:
             # The device may keep a float32: 0.1 reads back as 0.10000000149.
-            if not isinstance(got, bool) and math.isclose(got, value, rel_tol=1e-6):
+            if math.isclose(got, value, rel_tol=1e-6):
                 continue
-        elif got == value and type(got) is type(value):
+        elif got == value:
             continue
         return key
     return None
@@ -214,7 +214,10 @@ class WhatwattSettingEntity(WhatwattEntity[WhatwattMeterSettingsCoordinator]):
 
     @property
     def setting(self) -> Any:
-        """The setting's value as the device last reported it (None if it did not)."""
+        """The setting's value as the device last reported it (None if it did not).
+
+        Of its spec's type (``MeterSettings.from_dict`` drops a value of another type).
+        """
         return getattr(self.coordinator.data, self._spec.key)
 
     @property

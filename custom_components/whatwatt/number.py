@@ -52,8 +52,8 @@ class WhatwattSettingNumber(WhatwattSettingEntity, NumberEntity):
     @override
     def native_value(self) -> float | None:
         """Return the device's value."""
-        value = self.setting
-        return value if isinstance(value, int | float) and not isinstance(value, bool) else None
+        value: float | None = self.setting
+        return value
 
     @override
     async def async_set_native_value(self, value: float) -> None:

@@ -11,7 +11,9 @@ error: it goes to the device and nowhere else.
 
 Every field, selector, range and section comes from ``SPECS``.  The selectors show the ranges
 and choices in the UI but do not enforce them: ``meter_settings.validate`` does, so every bad
-value comes back as a translated error on the section of the field, with nothing sent.
+value comes back as a translated error on the section of the field, with nothing sent.  A
+choice is offered as its translation key (``SettingSpec.option_keys``: ``1_5``) and sent as the
+device spells it (``"1.5"``).
 """
 
 from __future__ import annotations
@@ -106,7 +108,7 @@ def _selector(spec: SettingSpec) -> Selector[Any]:
     if spec.kind is Kind.ENUM:
         return _Select(
             SelectSelectorConfig(
-                options=list(spec.options),
+                options=list(spec.option_keys),
                 translation_key=spec.key,
                 mode=SelectSelectorMode.DROPDOWN,
             )
@@ -150,11 +152,11 @@ def edit_schema(current: MeterSettings) -> probatio.Schema:
 
 
 def _by_section(values: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
-    """Nest flat field values by section, as the form's suggested values."""
+    """Nest flat field values by section, as the form's suggested values (choices as keys)."""
     nested: dict[str, dict[str, Any]] = {part.value: {} for part in Section}
     for key, value in values.items():
         spec = SPECS[key.removeprefix(CLEAR_PREFIX)]
-        nested[spec.section.value][key] = value
+        nested[spec.section.value][key] = spec.option_key(value)
     return nested
 
 
@@ -270,8 +272,8 @@ class WhatwattOptionsFlow(OptionsFlowWithReload):
                     changes[spec.key] = CLEAR_KEY
                 elif entered:
                     changes[spec.key] = entered
-            elif (value := values.get(spec.key)) is not None and value != getattr(
-                self._current, spec.key
+            elif (value := spec.device_option(values.get(spec.key))) is not None and (
+                value != getattr(self._current, spec.key)
             ):
                 changes[spec.key] = value
         try:

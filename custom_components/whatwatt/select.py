@@ -34,9 +34,10 @@ async def async_setup_entry(
 class WhatwattSettingSelect(WhatwattSettingEntity, SelectEntity):
     """A meter setting picked from a list.
 
-    Enum settings offer their allowed values (labels by translation).  A numeric setting with
-    common values (the baud rate) offers those, plus the device's own value when it is set to
-    something else, so the state is never an option the list does not have.
+    Enum settings offer their allowed values as translation keys (labels by translation) and
+    send the device its own spelling (``stop_bits`` offers ``1_5`` and sends ``"1.5"``).  A
+    numeric setting with common values (the baud rate) offers those, plus the device's own value
+    when it is set to something else, so the state is never an option the list does not have.
     """
 
     def __init__(
@@ -51,23 +52,30 @@ class WhatwattSettingSelect(WhatwattSettingEntity, SelectEntity):
     def options(self) -> list[str]:
         """Return the choices (a numeric setting's own value included)."""
         if self._choices is None:
-            return list(self._spec.options)
+            return list(self._spec.option_keys)
         values: set[float] = set(self._choices)
-        if isinstance(self.setting, int | float):
+        if self.setting is not None:
             values.add(self.setting)
         return [_text(value) for value in sorted(values)]
 
     @property
     @override
     def current_option(self) -> str | None:
-        """Return the device's value."""
+        """Return the device's value (a choice as its translation key)."""
         value = self.setting
-        return value if value is None or isinstance(value, str) else _text(value)
+        if value is None:
+            return None
+        if self._spec.kind is Kind.ENUM:
+            return self._spec.option_key(value)
+        return _text(value)
 
     @override
     async def async_select_option(self, option: str) -> None:
         """Set the setting to ``option`` (PUT of this field; a number for the baud rate)."""
-        await self.async_write_setting(option if self._spec.kind is Kind.ENUM else int(option))
+        if self._spec.kind is Kind.ENUM:
+            await self.async_write_setting(self._spec.device_option(option))
+        else:
+            await self.async_write_setting(int(option))
 
 
 def _text(value: float) -> str:

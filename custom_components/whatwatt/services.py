@@ -9,6 +9,10 @@ The action schemas accept any value and leave every check to ``meter_settings.va
 the handler: when a schema rejects a call, Home Assistant logs the call's data, and that must
 never include a key (even one passed by mistake).  Bad input becomes a translated
 ServiceValidationError naming the field; device and network failures a HomeAssistantError.
+
+A choice is taken as the device spells it (``"1.5"``, ``"Passive Push"``, as the vendor documents
+it) or as its translation key (``1_5``, ``passive_push``, what the action's selector sends); the
+device is always sent its own spelling.  The response mirrors the device API: its own spelling.
 """
 
 from __future__ import annotations
@@ -60,8 +64,15 @@ def _entry(hass: HomeAssistant, call: ServiceCall) -> WhatwattConfigEntry:
 
 
 def _settings(call: ServiceCall) -> dict[str, Any]:
-    """Return the settings given to a write action; refuse the DLMS keys."""
-    values = {key: value for key, value in call.data.items() if key != ATTR_CONFIG_ENTRY_ID}
+    """Return the settings given to a write action, choices as the device spells them.
+
+    The DLMS keys are refused.
+    """
+    values = {
+        key: SPECS[key].device_option(value) if key in SPECS else value
+        for key, value in call.data.items()
+        if key != ATTR_CONFIG_ENTRY_ID
+    }
     if secret := next((key for key in values if key in SECRET_KEYS), None):
         raise ServiceValidationError(
             translation_domain=DOMAIN,

@@ -33,8 +33,8 @@ class WhatwattSettingSwitch(WhatwattSettingEntity, SwitchEntity):
     @override
     def is_on(self) -> bool | None:
         """Return the device's value."""
-        value = self.setting
-        return value if isinstance(value, bool) else None
+        value: bool | None = self.setting
+        return value
 
     @override
     async def async_turn_on(self, **kwargs: Any) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from enum import StrEnum
+import logging
 import math
 import re
 from typing import Any, Final
@@ -22,10 +23,17 @@ import voluptuous as vol
 
 from .exceptions import WhatwattValidationError
 
+_LOGGER = logging.getLogger(__name__)
+
 KEY_LENGTH: Final = 32
 CLEAR_KEY: Final = "0" * KEY_LENGTH
 """Sending 32 zeros as a key clears it on the device."""
 _KEY_RE: Final = re.compile(r"[0-9A-Fa-f]{32}")
+OPTION_KEY_RE: Final = re.compile(r"(?!.+[_-]{2})(?![_-])[a-z0-9-_]+(?<![_-])")
+"""Home Assistant's rule for translation keys (hassfest ``RE_TRANSLATION_KEY``).
+
+Home Assistant translates a choice by its value, so every option it shows must be such a key.
+"""
 INT32_MIN: Final = -(2**31)
 INT32_MAX: Final = 2**31 - 1
 
@@ -63,6 +71,36 @@ class SettingSpec:
     unit: str | None = None
     """Unit of a numeric field, where the vendor page names one (``s``, ``B`` for bytes)."""
     write_only: bool = False
+
+    def __post_init__(self) -> None:
+        """Refuse options that would not give distinct, valid translation keys."""
+        keys = self.option_keys
+        if len(set(keys)) != len(keys) or not all(map(OPTION_KEY_RE.fullmatch, keys)):
+            raise ValueError(f"{self.key}: options {self.options} give keys {keys}")
+
+    @property
+    def option_keys(self) -> tuple[str, ...]:
+        """The options as Home Assistant offers and translates them (translation keys).
+
+        An option that is a valid key already is its own key; another is lower-cased, with
+        each run of other characters one ``_``: ``"1.5"`` is ``1_5``, ``"Passive Push"`` is
+        ``passive_push``.  The device is always sent its own spelling (``device_option``).
+        """
+        return tuple(_option_key(option) for option in self.options)
+
+    def option_key(self, value: str) -> str:
+        """Return the translation key of device option ``value`` (another value unchanged)."""
+        return _option_key(value) if value in self.options else value
+
+    def device_option(self, value: Any) -> Any:
+        """Return the device's spelling of a choice given as its key or as the device spells it.
+
+        Any other value is returned unchanged, for ``validate`` to reject.
+        """
+        for option, key in zip(self.options, self.option_keys, strict=True):
+            if value == key:
+                return option
+        return value
 
     @property
     def allowed(self) -> str:
@@ -102,9 +140,7 @@ class SettingSpec:
         return int(value)
 
     def _check_float(self, value: Any) -> int | float:
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise vol.Invalid("invalid_type")
-        if not math.isfinite(value):
+        if not _is_real(value):
             raise vol.Invalid("invalid_type")
         self._check_range(value)
         # The device's own examples send 1, not 1.0: keep integral values integral (C4).
@@ -116,6 +152,59 @@ class SettingSpec:
         if value not in self.options:
             raise vol.Invalid("invalid_option")
         return value
+
+
+def _option_key(option: str) -> str:
+    if OPTION_KEY_RE.fullmatch(option):
+        return option
+    return re.sub(r"[^a-z0-9]+", "_", option.lower()).strip("_")
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_real(value: Any) -> bool:
+    """A finite JSON number (a boolean is not a number)."""
+    return _is_int(value) or (isinstance(value, float) and math.isfinite(value))
+
+
+def _is_bool(value: Any) -> bool:
+    return isinstance(value, bool)
+
+
+def _is_str(value: Any) -> bool:
+    return isinstance(value, str)
+
+
+_HAS_KIND: Final[Mapping[Kind, Callable[[Any], bool]]] = {
+    Kind.INT: _is_int,
+    Kind.FLOAT: _is_real,
+    Kind.BOOL: _is_bool,
+    Kind.ENUM: _is_str,
+    Kind.KEY: _is_str,
+}
+"""The type a reported value must have for its field's kind (range and options not checked)."""
+_mistyped_logged: Final[set[str]] = set()
+"""Fields whose wrongly typed value has been logged (once per field per process)."""
+
+
+def _reported(spec: SettingSpec, value: Any) -> bool:
+    """Tell whether a reported value has its field's type; log the first mismatch per field.
+
+    Only the type is logged, never the value.
+    """
+    if value is None or _HAS_KIND[spec.kind](value):
+        return True
+    if spec.key not in _mistyped_logged:
+        _mistyped_logged.add(spec.key)
+        _LOGGER.debug(
+            "Meter setting %s reported as %s, expected %s: treated as not reported",
+            spec.key,
+            type(value).__name__,
+            spec.kind.value,
+        )
+    return False
 
 
 def _number(value: float | None) -> str:
@@ -217,8 +306,18 @@ class MeterSettings:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> MeterSettings:
-        """Build from a device answer; unknown fields (newer firmware) are ignored."""
-        return cls(**{key: data[key] for key in READABLE_KEYS if key in data})
+        """Build from a device answer; unknown fields (newer firmware) are ignored.
+
+        Every value has its field's type (``Kind``): one of another type (some firmware) is
+        treated as not reported, ``None``, and logged once per field at debug level.
+        """
+        return cls(
+            **{
+                spec.key: data[spec.key]
+                for spec in _READABLE
+                if spec.key in data and _reported(spec, data[spec.key])
+            }
+        )
 
     def as_dict(self) -> dict[str, Any]:
         """Return the reported fields, in API order, leaving out unreported ones."""
