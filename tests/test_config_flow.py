@@ -113,15 +113,15 @@ async def test_user_cannot_connect_then_recovers(
 
 
 async def test_user_something_else_answers(hass: HomeAssistant, emulator: Emulator) -> None:
-    """An HTTP error or garbage instead of the system information: invalid_response."""
+    """An HTTP error or garbage instead of the system information: device_rejected."""
     emulator.faults.fail_next(status=500)
     result = await _user(hass, f"127.0.0.1:{emulator.port}")
-    assert result["errors"] == {"base": "invalid_response"}
+    assert result["errors"] == {"base": "device_rejected"}
     emulator.faults.malformed_json_next()
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], {CONF_HOST: f"127.0.0.1:{emulator.port}"}
     )
-    assert result["errors"] == {"base": "invalid_response"}
+    assert result["errors"] == {"base": "device_rejected"}
 
 
 async def test_user_device_without_id_is_not_added(hass: HomeAssistant) -> None:
@@ -136,12 +136,12 @@ async def test_user_device_without_id_is_not_added(hass: HomeAssistant) -> None:
 
 
 async def test_user_unexpected_error(hass: HomeAssistant, emulator: Emulator) -> None:
-    """A bug shows "unknown" (logged), and the user can retry."""
+    """A bug shows "unknown_error" (logged), and the user can retry."""
     with patch(
         "custom_components.whatwatt.config_flow.async_read_system", side_effect=RuntimeError
     ):
         result = await _user(hass, f"127.0.0.1:{emulator.port}")
-    assert result["errors"] == {"base": "unknown"}
+    assert result["errors"] == {"base": "unknown_error"}
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], {CONF_HOST: f"127.0.0.1:{emulator.port}"}
     )

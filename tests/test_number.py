@@ -145,8 +145,8 @@ async def test_number_rejected_by_the_device_is_an_error(
     emulator.faults.fail_next(status=400)
     with pytest.raises(HomeAssistantError) as err:
         await set_value(hass, entity, 3)
-    assert err.value.translation_key == "setting_rejected"
-    assert err.value.translation_placeholders["status"] == "400"
+    assert err.value.translation_key == "device_rejected"
+    assert "answered 400" in err.value.translation_placeholders["error"]
     state = hass.states.get(entity)
     assert state is not None
     assert float(state.state) == 1

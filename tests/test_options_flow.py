@@ -178,11 +178,12 @@ async def test_options_flow_shows_only_settings_the_device_reports(
 async def test_options_flow_aborts_when_the_device_cannot_be_read(
     hass: HomeAssistant, loaded_entry: MockConfigEntry, emulator: Emulator
 ) -> None:
-    """No form on stale data: a device that does not answer aborts with a reason."""
+    """No form on stale data: a device that refuses to answer aborts, saying what it said."""
     emulator.faults.fail_next(status=503)
     result = await open_edit(hass, loaded_entry)
     assert result["type"] is FlowResultType.ABORT
-    assert result["reason"] == "cannot_connect"
+    assert result["reason"] == "device_rejected"
+    assert "answered 503" in result["description_placeholders"]["error"]
 
 
 async def test_options_flow_aborts_and_reauthenticates_on_a_new_password(
@@ -531,7 +532,7 @@ async def test_options_flow_device_rejection_keeps_the_form_on_the_field(
     result = await submit(hass, form, time_offset=120)
 
     assert result["type"] is FlowResultType.FORM
-    assert result["errors"] == {"time_scaling": "device_rejected"}
+    assert result["errors"] == {"time_scaling": "field_rejected"}
     assert result["description_placeholders"]["field"] == "Time offset"
     assert suggested(result)["time_offset"] == 120
     assert emulator.meter_settings["time_offset"] == 0
@@ -548,7 +549,7 @@ async def test_options_flow_device_rejection_of_several_fields_is_a_form_error(
     form = await open_edit(hass, loaded_entry)
     emulator.faults.fail_next(status=400)
     result = await submit(hass, form, time_offset=120, conv_factor=2)
-    assert result["errors"] == {"base": "device_rejected_base"}
+    assert result["errors"] == {"base": "device_rejected"}
     assert result["description_placeholders"]["error"]
     assert suggested(result)["conv_factor"] == 2
 
@@ -574,7 +575,7 @@ async def test_options_flow_device_naming_the_rejected_field_points_at_it(
     monkeypatch.setattr(meter_schema, "validate", picky)
     form = await open_edit(hass, loaded_entry)
     result = await submit(hass, form, time_offset=5, conv_factor=7)
-    assert result["errors"] == {"time_scaling": "device_rejected"}
+    assert result["errors"] == {"time_scaling": "field_rejected"}
     assert result["description_placeholders"]["field"] == "Conversion factor"
     assert "conv_factor" in result["description_placeholders"]["error"]
 
@@ -599,11 +600,12 @@ async def test_options_flow_connection_error_keeps_the_form_for_a_retry(
 async def test_options_flow_other_device_error_keeps_the_form(
     hass: HomeAssistant, loaded_entry: MockConfigEntry, emulator: Emulator
 ) -> None:
-    """A 500 is not a rejection of the value: a general device error, input kept."""
+    """A 500 is not a rejection of one value: an error for the whole change, input kept."""
     form = await open_edit(hass, loaded_entry)
     emulator.faults.fail_next(status=500)
     result = await submit(hass, form, conv_factor=4)
-    assert result["errors"] == {"base": "device_error"}
+    assert result["errors"] == {"base": "device_rejected"}
+    assert "answered 500" in result["description_placeholders"]["error"]
 
 
 async def test_options_flow_password_change_during_edit_starts_reauthentication(
@@ -637,7 +639,7 @@ async def test_options_flow_reports_a_change_the_device_did_not_apply(
     result = await submit(hass, form, conv_factor=9, time_offset=30)
 
     assert result["type"] is FlowResultType.FORM
-    assert result["errors"] == {"time_scaling": "not_applied"}
+    assert result["errors"] == {"time_scaling": "field_not_applied"}
     assert result["description_placeholders"]["field"] == "Conversion factor"
     # The rest took effect and the form now compares against the device's real state.
     assert loaded_entry.runtime_data.meter_settings.data.time_offset == 30
@@ -750,8 +752,8 @@ async def test_options_flow_restores_factory_defaults_after_confirmation(
 @pytest.mark.parametrize(
     ("fault", "error"),
     [
-        pytest.param({"fail_next": 503}, "device_error", id="device-error"),
-        pytest.param({"fail_next": 400}, "device_rejected_base", id="rejected"),
+        pytest.param({"fail_next": 503}, "device_rejected", id="device-error"),
+        pytest.param({"fail_next": 400}, "device_rejected", id="rejected"),
         pytest.param({"reset_next": 1}, "cannot_connect", id="connection-lost"),
     ],
 )
@@ -794,8 +796,8 @@ async def test_options_flow_restore_not_applied_is_an_error(
         result["flow_id"], {"next_step_id": "restore"}
     )
     result = await hass.config_entries.options.async_configure(confirm["flow_id"], {})
-    assert result["errors"] == {"base": "not_applied_base"}
-    assert result["description_placeholders"] == {"field": "Interface mode"}
+    assert result["errors"] == {"base": "setting_not_applied"}
+    assert result["description_placeholders"]["field"] == "Interface mode"
 
 
 async def test_options_flow_restore_with_a_new_password_starts_reauthentication(

@@ -159,7 +159,7 @@ async def test_select_option_the_device_refuses_is_an_error(
     emulator.faults.fail_next(status=400)
     with pytest.raises(HomeAssistantError) as err:
         await select(hass, entity, "p1")
-    assert err.value.translation_key == "setting_rejected"
+    assert err.value.translation_key == "device_rejected"
     state = hass.states.get(entity)
     assert state is not None
     assert state.state == "auto"

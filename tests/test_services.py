@@ -322,10 +322,10 @@ async def test_write_action_with_a_typo_and_a_key_does_not_log_the_key(
 @pytest.mark.parametrize(
     ("fault", "translation_key"),
     [
-        pytest.param({"fail_next": 400}, "setting_rejected", id="rejected"),
-        pytest.param({"fail_next": 503}, "setting_device_error", id="device-error"),
-        pytest.param({"reset_next": 2}, "setting_cannot_connect", id="connection-lost"),
-        pytest.param({"malformed_json_next": 2}, "setting_device_error", id="malformed-read-back"),
+        pytest.param({"fail_next": 400}, "device_rejected", id="rejected"),
+        pytest.param({"fail_next": 503}, "device_rejected", id="device-error"),
+        pytest.param({"reset_next": 2}, "cannot_connect", id="connection-lost"),
+        pytest.param({"malformed_json_next": 2}, "device_rejected", id="malformed-read-back"),
     ],
 )
 async def test_set_meter_settings_device_failures_are_errors_not_success(
@@ -356,7 +356,7 @@ async def test_set_meter_settings_with_a_changed_password_starts_reauthenticatio
     with pytest.raises(HomeAssistantError) as err:
         await call(hass, SERVICE_SET, loaded_entry, time_offset=10)
     await hass.async_block_till_done()
-    assert err.value.translation_key == "setting_auth_failed"
+    assert err.value.translation_key == "invalid_auth"
     flows = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
     assert [flow["context"]["source"] for flow in flows] == ["reauth"]
 
@@ -375,7 +375,7 @@ async def test_set_meter_settings_reports_a_change_the_device_ignored(
     with pytest.raises(HomeAssistantError) as err:
         await call(hass, SERVICE_SET, loaded_entry, if_mode="pull")
     assert err.value.translation_key == "setting_not_applied"
-    assert err.value.translation_placeholders == {"field": "if_mode"}
+    assert err.value.translation_placeholders == {"name": "whatwatt Go 9F8124", "field": "if_mode"}
 
 
 async def test_unexpected_client_error_is_a_translated_error(
@@ -391,7 +391,7 @@ async def test_unexpected_client_error_is_a_translated_error(
         pytest.raises(HomeAssistantError) as err,
     ):
         await call(hass, SERVICE_SET, loaded_entry, time_offset=10)
-    assert err.value.translation_key == "setting_unknown_error"
+    assert err.value.translation_key == "unknown_error"
     assert "boom" in str(err.value)
 
 

@@ -100,7 +100,7 @@ async def test_switch_failure_is_an_error_and_keeps_the_state(
     emulator.faults.reset_next(count=2)  # aiohttp retries a reused connection once
     with pytest.raises(HomeAssistantError) as err:
         await switch(hass, entity, SERVICE_TURN_ON)
-    assert err.value.translation_key == "setting_cannot_connect"
+    assert err.value.translation_key == "cannot_connect"
     assert state_of(hass, entity) == STATE_OFF
     assert emulator.meter_settings["encryption"] is False
 
@@ -114,7 +114,7 @@ async def test_switch_with_a_changed_password_starts_reauthentication(
     with pytest.raises(HomeAssistantError) as err:
         await switch(hass, entity, SERVICE_TURN_ON)
     await hass.async_block_till_done()
-    assert err.value.translation_key == "setting_auth_failed"
+    assert err.value.translation_key == "invalid_auth"
     flows = hass.config_entries.flow.async_progress_by_handler("whatwatt")
     assert [flow["context"]["source"] for flow in flows] == ["reauth"]
 

@@ -20,21 +20,17 @@ from homeassistant.config_entries import (
 )
 from homeassistant.const import CONF_HOST, CONF_PASSWORD, CONF_PORT
 from homeassistant.core import HomeAssistant, callback
+from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers.aiohttp_client import async_create_clientsession
 from homeassistant.helpers.selector import TextSelector, TextSelectorConfig, TextSelectorType
 from homeassistant.helpers.service_info.zeroconf import ZeroconfServiceInfo
 import probatio as vol
 from yarl import URL
 
-from .client import (
-    SystemInfo,
-    WhatwattAuthError,
-    WhatwattClient,
-    WhatwattConnectionError,
-    WhatwattError,
-)
+from .client import SystemInfo, WhatwattClient
 from .const import DEFAULT_NAME, DEFAULT_PORT, DOMAIN, LOGGER, ZEROCONF_TYPE_GATEWAY
 from .entity import configuration_url
+from .errors import translated_errors
 from .options_flow import WhatwattOptionsFlow
 
 _DEVICE_ID_RE: Final = re.compile(r"[0-9A-F]{12}")
@@ -122,18 +118,18 @@ class WhatwattConfigFlow(ConfigFlow, domain=DOMAIN):
     async def _async_try(self, password: str | None, errors: dict[str, str]) -> SystemInfo | None:
         """Read the device at ``_host``/``_port``; fill ``errors`` and return None on failure."""
         try:
-            return await async_read_system(self.hass, self._host, self._port, password)
-        except WhatwattAuthError:
-            errors[CONF_PASSWORD if password else "base"] = (
-                "invalid_auth" if password else "password_required"
-            )
-        except WhatwattConnectionError:
-            errors["base"] = "cannot_connect"
-        except WhatwattError:
-            errors["base"] = "invalid_response"
+            with translated_errors(self.hass, None, name=self._host):
+                return await async_read_system(self.hass, self._host, self._port, password)
+        except HomeAssistantError as err:
+            if err.translation_key != "invalid_auth":
+                errors["base"] = str(err.translation_key)
+            elif password:
+                errors[CONF_PASSWORD] = "invalid_auth"
+            else:
+                errors["base"] = "password_required"
         except Exception:
             LOGGER.exception("Unexpected error reading %s", self._host)
-            errors["base"] = "unknown"
+            errors["base"] = "unknown_error"
         return None
 
     def _device_id_of(self, system: SystemInfo) -> str | None:

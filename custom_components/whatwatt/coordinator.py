@@ -15,7 +15,7 @@ log lines are the coordinators' own (DataUpdateCoordinator).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Concatenate, override
@@ -35,6 +35,7 @@ from .client import (
     WhatwattClient,
     WhatwattConnectionError,
     WhatwattError,
+    WhatwattSettingNotApplied,
 )
 from .const import (
     DOMAIN,
@@ -233,6 +234,22 @@ class WhatwattMeterSettingsCoordinator(DataUpdateCoordinator[MeterSettings]):
     @override
     async def _async_update_data(self) -> MeterSettings:
         return await self.client.meter_settings()
+
+    async def async_write(
+        self, write: Callable[[WhatwattClient], Awaitable[MeterSettings]]
+    ) -> MeterSettings:
+        """Run a write of the client and show what it read back (also when not applied).
+
+        Every entity then shows what the device really has.  Raises the client's errors.  Every
+        writer goes through here: the options flow, the actions and the setting entities.
+        """
+        try:
+            settings = await write(self.client)
+        except WhatwattSettingNotApplied as err:
+            self.async_set_updated_data(err.settings)
+            raise
+        self.async_set_updated_data(settings)
+        return settings
 
 
 def issue_ids(entry: WhatwattConfigEntry) -> tuple[str, ...]:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, override
 
 from homeassistant.const import CONF_HOST, CONF_PORT
 from homeassistant.core import HomeAssistant, callback
@@ -11,9 +13,11 @@ from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.entity import EntityDescription
 from homeassistant.helpers.update_coordinator import CoordinatorEntity, DataUpdateCoordinator
 
-from .client import SystemInfo
+from .client import MeterSettings, SystemInfo, WhatwattClient
+from .client.meter_settings import SettingSpec
 from .const import DEFAULT_NAME, DEFAULT_PORT, DOMAIN, MANUFACTURER
-from .coordinator import WhatwattConfigEntry
+from .coordinator import WhatwattConfigEntry, WhatwattMeterSettingsCoordinator
+from .errors import whatwatt_exception_handler
 
 
 def gateway_name(system: SystemInfo, device_id: str) -> str:
@@ -110,3 +114,54 @@ class WhatwattEntity[CoordinatorT: DataUpdateCoordinator[Any]](CoordinatorEntity
         self._attr_unique_id = f"{_device_id(entry)}_{description.key}"
         suffix = "_meter" if meter else ""
         self._attr_device_info = DeviceInfo(identifiers={(DOMAIN, f"{_device_id(entry)}{suffix}")})
+
+
+@dataclass(frozen=True, kw_only=True)
+class WhatwattSettingDescriptionMixin:
+    """What a setting entity's description adds: its field, how to read it and to write it."""
+
+    spec: SettingSpec
+    """The field in the schema (``client/meter_settings.py``): range, options, unit."""
+    value_fn: Callable[[MeterSettings], Any]
+    """The field's value as the device reports it (None when it does not)."""
+    set_fn: Callable[[WhatwattClient, Any], Awaitable[MeterSettings]]
+    """Write the field alone (PUT) and return the settings read back (verified)."""
+
+
+class WhatwattSettingEntity(WhatwattEntity[WhatwattMeterSettingsCoordinator]):
+    """An entity showing one meter setting; a change writes that field alone.
+
+    The settings read back are shown at once (every entity shows what the device really has);
+    a failed or ignored write raises a translated error.  A setting belongs to the gateway: it
+    is unavailable while the gateway does not answer (the system coordinator says), and while
+    the device does not report it.
+    """
+
+    def __init__(self, entry: WhatwattConfigEntry, description: EntityDescription) -> None:
+        """Show the setting ``description`` describes (a platform's setting description)."""
+        super().__init__(entry, entry.runtime_data.meter_settings, description)
+        assert isinstance(description, WhatwattSettingDescriptionMixin)
+        self._setting = description
+        self._system = entry.runtime_data.system
+
+    @override
+    async def async_added_to_hass(self) -> None:
+        """Follow the gateway's availability too."""
+        await super().async_added_to_hass()
+        self.async_on_remove(self._system.async_add_listener(self._handle_coordinator_update))
+
+    @property
+    def setting(self) -> Any:
+        """The value as the device last reported it: of its spec's type, or None."""
+        return self._setting.value_fn(self.coordinator.data)
+
+    @property
+    @override
+    def available(self) -> bool:
+        """Unavailable when the gateway does not answer, or stops reporting this setting."""
+        return super().available and self._system.last_update_success and self.setting is not None
+
+    @whatwatt_exception_handler
+    async def async_write_setting(self, value: Any) -> None:
+        """Write the setting (PUT of this one field), verified by reading it back."""
+        await self.coordinator.async_write(lambda client: self._setting.set_fn(client, value))

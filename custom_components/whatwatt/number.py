@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Final, override
 
 from homeassistant.components.number import NumberEntity, NumberEntityDescription, NumberMode
@@ -9,18 +10,35 @@ from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .client.meter_settings import Kind, SettingSpec
+from .client.meter_settings import Kind
 from .coordinator import WhatwattConfigEntry
-from .helpers import (
-    WhatwattSettingEntity,
-    number_range,
-    setting_entities,
-)
+from .entity import WhatwattSettingDescriptionMixin, WhatwattSettingEntity
+from .helpers import number_range, setting_fields, setting_specs
 
 PARALLEL_UPDATES = 1
 
 FLOAT_STEP: Final = 0.001
 """Step of a real-valued setting in the UI (the device takes any value in range)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class WhatwattSettingNumberEntityDescription(
+    NumberEntityDescription, WhatwattSettingDescriptionMixin
+):
+    """A numeric meter setting: range, step and unit from its spec."""
+
+
+NUMBERS: Final = tuple(
+    WhatwattSettingNumberEntityDescription(
+        **setting_fields(spec),
+        native_min_value=number_range(spec)[0],
+        native_max_value=number_range(spec)[1],
+        native_step=1 if spec.kind is Kind.INT else FLOAT_STEP,
+        native_unit_of_measurement=spec.unit,
+        mode=NumberMode.BOX,
+    )
+    for spec in setting_specs(Platform.NUMBER)
+)
 
 
 async def async_setup_entry(
@@ -29,24 +47,18 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add a number for every numeric setting the gateway reports."""
+    settings = entry.runtime_data.meter_settings.data
     async_add_entities(
-        setting_entities(entry, Platform.NUMBER, WhatwattSettingNumber, NumberEntityDescription)
+        WhatwattSettingNumber(entry, description)
+        for description in NUMBERS
+        if description.value_fn(settings) is not None
     )
 
 
 class WhatwattSettingNumber(WhatwattSettingEntity, NumberEntity):
     """A numeric meter setting, typed in a box, with the documented range."""
 
-    _attr_mode = NumberMode.BOX
-
-    def __init__(
-        self, entry: WhatwattConfigEntry, spec: SettingSpec, description: NumberEntityDescription
-    ) -> None:
-        """Show setting ``spec`` as a number with its range, step and unit."""
-        super().__init__(entry, spec, description)
-        self._attr_native_min_value, self._attr_native_max_value = number_range(spec)
-        self._attr_native_step = 1 if spec.kind is Kind.INT else FLOAT_STEP
-        self._attr_native_unit_of_measurement = spec.unit
+    entity_description: WhatwattSettingNumberEntityDescription
 
     @property
     @override

@@ -18,12 +18,13 @@ device spells it (``"1.5"``).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 import re
 from typing import TYPE_CHECKING, Any, Final, cast
 
 from homeassistant.config_entries import ConfigEntryState, ConfigFlowResult, OptionsFlowWithReload
 from homeassistant.data_entry_flow import AbortFlow, section
+from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers.selector import (
     BooleanSelector,
     NumberSelector,
@@ -40,11 +41,10 @@ from homeassistant.helpers.selector import (
 from homeassistant.helpers.translation import async_get_translations
 import probatio
 
+from .client import MeterSettings, WhatwattClient
 from .client.exceptions import (
-    WhatwattAuthError,
-    WhatwattConnectionError,
-    WhatwattError,
     WhatwattResponseError,
+    WhatwattSettingNotApplied,
     WhatwattValidationError,
 )
 from .client.meter_settings import (
@@ -52,17 +52,13 @@ from .client.meter_settings import (
     SECRET_KEYS,
     SPECS,
     Kind,
-    MeterSettings,
     Section,
     SettingSpec,
     validate as validate_settings,
 )
 from .const import DOMAIN
-from .helpers import (
-    SettingNotAppliedError,
-    async_write_meter_settings,
-    number_range,
-)
+from .errors import translated_errors
+from .helpers import number_range
 
 if TYPE_CHECKING:
     from .coordinator import WhatwattConfigEntry
@@ -227,31 +223,30 @@ class WhatwattOptionsFlow(OptionsFlowWithReload):
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
         """Replace every setting by its factory default (POST), after confirmation."""
-        entry = self._loaded_entry()
+        self._loaded_entry()
         if user_input is None:
             return self.async_show_form(step_id=STEP_RESTORE)
-        try:
-            await async_write_meter_settings(entry, {}, replace=True)
-        except (WhatwattError, SettingNotAppliedError) as err:
-            base, placeholders = await self._base_error(err)
-            return self.async_show_form(
-                step_id=STEP_RESTORE,
-                errors={"base": base},
-                description_placeholders=placeholders,
-            )
-        return self._done()
+        if (
+            err := await self._async_write(lambda client: client.replace_meter_settings({}))
+        ) is None:
+            return self._done()
+        errors, placeholders = await self._base_error(err)
+        return self.async_show_form(
+            step_id=STEP_RESTORE, errors=errors, description_placeholders=placeholders
+        )
 
     # --- helpers ----------------------------------------------------------------------------
 
     async def _async_open(self, entry: WhatwattConfigEntry) -> ConfigFlowResult:
         """Read the settings from the device now and show them (abort if it cannot be read)."""
         try:
-            self._current = await entry.runtime_data.client.meter_settings()
-        except WhatwattAuthError:
-            entry.async_start_reauth(self.hass)
-            return self.async_abort(reason="invalid_auth")
-        except WhatwattError:
-            return self.async_abort(reason="cannot_connect")
+            with translated_errors(self.hass, entry):
+                self._current = await entry.runtime_data.client.meter_settings()
+        except HomeAssistantError as err:
+            return self.async_abort(
+                reason=str(err.translation_key),
+                description_placeholders=err.translation_placeholders,
+            )
         return self._show_edit(self._current.as_dict())
 
     def _checked_changes(self, values: Mapping[str, Any]) -> dict[str, Any]:
@@ -283,36 +278,47 @@ class WhatwattOptionsFlow(OptionsFlowWithReload):
 
     async def _async_apply(self, changes: dict[str, Any]) -> ConfigFlowResult:
         """Send one PUT, check the read-back; keep the form filled in on any failure."""
+        if (
+            err := await self._async_write(lambda client: client.update_meter_settings(**changes))
+        ) is None:
+            return self._done()
+        cause = err.__cause__
+        if isinstance(cause, WhatwattSettingNotApplied):
+            return await self._show_field_error(_FieldError(cause.field, "field_not_applied"))
+        if (
+            isinstance(cause, WhatwattResponseError)
+            and cause.status == 400
+            and (field := _rejected_field(cause, changes)) is not None
+        ):
+            return await self._show_field_error(
+                _FieldError(field, "field_rejected", error=_device_says(cause))
+            )
+        errors, placeholders = await self._base_error(err)
+        return self._show_edit(self._input, errors, placeholders)
+
+    async def _async_write(
+        self, write: Callable[[WhatwattClient], Awaitable[MeterSettings]]
+    ) -> HomeAssistantError | None:
+        """Write through the meter-settings coordinator; return the translated error, if any.
+
+        The settings read back become the form's current values, also after a failure.
+        """
         entry = self._loaded_entry()
         try:
-            self._current = await async_write_meter_settings(entry, changes)
-        except SettingNotAppliedError as err:
+            with translated_errors(self.hass, entry):
+                await entry.runtime_data.meter_settings.async_write(write)
+        except HomeAssistantError as err:
+            return err
+        finally:
             self._current = entry.runtime_data.meter_settings.data
-            return await self._show_field_error(_FieldError(err.field, "not_applied"))
-        except WhatwattResponseError as err:
-            if err.status == 400 and (field := _rejected_field(err, changes)) is not None:
-                return await self._show_field_error(
-                    _FieldError(field, "device_rejected", error=_device_says(err))
-                )
-            base, placeholders = await self._base_error(err)
-            return self._show_edit(self._input, {"base": base}, placeholders)
-        except WhatwattError as err:
-            base, placeholders = await self._base_error(err)
-            return self._show_edit(self._input, {"base": base}, placeholders)
-        return self._done()
+        return None
 
-    async def _base_error(self, err: Exception) -> tuple[str, dict[str, str]]:
-        """Map a failed write to a base error code and its placeholders."""
-        if isinstance(err, WhatwattAuthError):
-            self._loaded_entry().async_start_reauth(self.hass)
-            return "invalid_auth", {}
-        if isinstance(err, WhatwattConnectionError):
-            return "cannot_connect", {"error": str(err)}
-        if isinstance(err, SettingNotAppliedError):
-            return "not_applied_base", {"field": await self._label(err.field)}
-        if isinstance(err, WhatwattResponseError) and err.status == 400:
-            return "device_rejected_base", {"error": _device_says(err)}
-        return "device_error", {"error": str(err)}
+    async def _base_error(self, err: HomeAssistantError) -> tuple[dict[str, str], dict[str, str]]:
+        """Show a failed write as a form error: the same key as the error everywhere else."""
+        placeholders = dict(err.translation_placeholders or {})
+        if "field" in placeholders:
+            placeholders["field"] = await self._label(placeholders["field"])
+        return {"base": str(err.translation_key)}, placeholders
 
     def _done(self) -> ConfigFlowResult:
         """Finish without touching the options: nothing is stored, nothing reloads."""

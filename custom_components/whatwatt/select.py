@@ -2,22 +2,38 @@
 
 from __future__ import annotations
 
-from typing import override
+from dataclasses import dataclass
+from typing import Final, override
 
 from homeassistant.components.select import SelectEntity, SelectEntityDescription
 from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .client.meter_settings import Kind, SettingSpec
+from .client.meter_settings import Kind
 from .coordinator import WhatwattConfigEntry
-from .helpers import (
-    SELECT_CHOICES,
-    WhatwattSettingEntity,
-    setting_entities,
-)
+from .entity import WhatwattSettingDescriptionMixin, WhatwattSettingEntity
+from .helpers import SELECT_CHOICES, setting_fields, setting_specs
 
 PARALLEL_UPDATES = 1
+
+
+@dataclass(frozen=True, kw_only=True)
+class WhatwattSettingSelectEntityDescription(
+    SelectEntityDescription, WhatwattSettingDescriptionMixin
+):
+    """A meter setting picked from a list: its options, or common values of a number."""
+
+    choices: tuple[int, ...] | None = None
+    """Common values of a numeric setting (the baud rate); None for an enum."""
+
+
+SELECTS: Final = tuple(
+    WhatwattSettingSelectEntityDescription(
+        **setting_fields(spec), choices=SELECT_CHOICES.get(spec.key)
+    )
+    for spec in setting_specs(Platform.SELECT)
+)
 
 
 async def async_setup_entry(
@@ -26,8 +42,11 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add a select for every choice-type setting the gateway reports."""
+    settings = entry.runtime_data.meter_settings.data
     async_add_entities(
-        setting_entities(entry, Platform.SELECT, WhatwattSettingSelect, SelectEntityDescription)
+        WhatwattSettingSelect(entry, description)
+        for description in SELECTS
+        if description.value_fn(settings) is not None
     )
 
 
@@ -40,20 +59,15 @@ class WhatwattSettingSelect(WhatwattSettingEntity, SelectEntity):
     when it is set to something else, so the state is never an option the list does not have.
     """
 
-    def __init__(
-        self, entry: WhatwattConfigEntry, spec: SettingSpec, description: SelectEntityDescription
-    ) -> None:
-        """Show setting ``spec`` as a select."""
-        super().__init__(entry, spec, description)
-        self._choices = SELECT_CHOICES.get(spec.key)
+    entity_description: WhatwattSettingSelectEntityDescription
 
     @property
     @override
     def options(self) -> list[str]:
         """Return the choices (a numeric setting's own value included)."""
-        if self._choices is None:
-            return list(self._spec.option_keys)
-        values: set[float] = set(self._choices)
+        if self.entity_description.choices is None:
+            return list(self.entity_description.spec.option_keys)
+        values: set[float] = set(self.entity_description.choices)
         if self.setting is not None:
             values.add(self.setting)
         return [_text(value) for value in sorted(values)]
@@ -65,15 +79,15 @@ class WhatwattSettingSelect(WhatwattSettingEntity, SelectEntity):
         value = self.setting
         if value is None:
             return None
-        if self._spec.kind is Kind.ENUM:
-            return self._spec.option_key(value)
+        if self.entity_description.spec.kind is Kind.ENUM:
+            return self.entity_description.spec.option_key(value)
         return _text(value)
 
     @override
     async def async_select_option(self, option: str) -> None:
         """Set the setting to ``option`` (PUT of this field; a number for the baud rate)."""
-        if self._spec.kind is Kind.ENUM:
-            await self.async_write_setting(self._spec.device_option(option))
+        if self.entity_description.spec.kind is Kind.ENUM:
+            await self.async_write_setting(self.entity_description.spec.device_option(option))
         else:
             await self.async_write_setting(int(option))
 

@@ -33,7 +33,7 @@ import probatio
 
 from .client.meter_settings import SECRET_KEYS, SPECS
 from .const import DOMAIN
-from .helpers import async_handle_errors, async_write_meter_settings
+from .errors import translated_errors
 
 if TYPE_CHECKING:
     from .coordinator import WhatwattConfigEntry
@@ -93,7 +93,7 @@ def async_setup_services(hass: HomeAssistant) -> None:
             raise ServiceValidationError(
                 translation_domain=DOMAIN, translation_key="setting_get_takes_no_fields"
             )
-        async with async_handle_errors(hass, entry):
+        with translated_errors(hass, entry):
             settings = await entry.runtime_data.client.meter_settings()
         entry.runtime_data.meter_settings.async_set_updated_data(settings)
         return settings.as_dict()
@@ -108,16 +108,20 @@ def async_setup_services(hass: HomeAssistant) -> None:
                 translation_key="setting_none_given",
                 translation_placeholders={"fields": ", ".join(SERVICE_FIELDS)},
             )
-        async with async_handle_errors(hass, entry):
-            settings = await async_write_meter_settings(entry, values)
+        with translated_errors(hass, entry):
+            settings = await entry.runtime_data.meter_settings.async_write(
+                lambda client: client.update_meter_settings(**values)
+            )
         return settings.as_dict()
 
     async def _async_replace(call: ServiceCall) -> ServiceResponse:
         """Replace all settings (POST; missing ones get their factory defaults)."""
         entry = _entry(hass, call)
         values = _settings(call)
-        async with async_handle_errors(hass, entry):
-            settings = await async_write_meter_settings(entry, values, replace=True)
+        with translated_errors(hass, entry):
+            settings = await entry.runtime_data.meter_settings.async_write(
+                lambda client: client.replace_meter_settings(values)
+            )
         return settings.as_dict()
 
     hass.services.async_register(

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, override
+from dataclasses import dataclass
+from typing import Any, Final, override
 
 from homeassistant.components.switch import SwitchEntity, SwitchEntityDescription
 from homeassistant.const import Platform
@@ -10,9 +11,23 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .coordinator import WhatwattConfigEntry
-from .helpers import WhatwattSettingEntity, setting_entities
+from .entity import WhatwattSettingDescriptionMixin, WhatwattSettingEntity
+from .helpers import setting_fields, setting_specs
 
 PARALLEL_UPDATES = 1
+
+
+@dataclass(frozen=True, kw_only=True)
+class WhatwattSettingSwitchEntityDescription(
+    SwitchEntityDescription, WhatwattSettingDescriptionMixin
+):
+    """An on/off meter setting."""
+
+
+SWITCHES: Final = tuple(
+    WhatwattSettingSwitchEntityDescription(**setting_fields(spec))
+    for spec in setting_specs(Platform.SWITCH)
+)
 
 
 async def async_setup_entry(
@@ -21,13 +36,18 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add a switch for every on/off setting the gateway reports."""
+    settings = entry.runtime_data.meter_settings.data
     async_add_entities(
-        setting_entities(entry, Platform.SWITCH, WhatwattSettingSwitch, SwitchEntityDescription)
+        WhatwattSettingSwitch(entry, description)
+        for description in SWITCHES
+        if description.value_fn(settings) is not None
     )
 
 
 class WhatwattSettingSwitch(WhatwattSettingEntity, SwitchEntity):
     """A meter setting that is on or off."""
+
+    entity_description: WhatwattSettingSwitchEntityDescription
 
     @property
     @override

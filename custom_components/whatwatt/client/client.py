@@ -19,10 +19,11 @@ from .exceptions import (
     WhatwattConnectionError,
     WhatwattLicenceRequired,
     WhatwattResponseError,
+    WhatwattSettingNotApplied,
     WhatwattTimeoutError,
     WhatwattValidationError,
 )
-from .meter_settings import SECRET_KEYS, MeterSettings, full_settings, validate
+from .meter_settings import SECRET_KEYS, MeterSettings, full_settings, not_applied, validate
 from .models import LiveEvent, Report, Scaler
 from .sse import read_events
 from .system_info import SystemInfo
@@ -100,18 +101,29 @@ class WhatwattClient:
         """Change only the given meter settings (PUT), then return them as read back.
 
         Raises WhatwattValidationError, before sending anything, for an unknown field or a bad
-        value.  Nothing given: nothing is sent, the current settings are returned.
+        value, and WhatwattSettingNotApplied when the device reads back another value than the
+        one written.  Nothing given: nothing is sent, the current settings are returned.
         """
         body = validate(changed)
         if body:
             await self._request("PUT", METER_SETTINGS, body, _key_values(body))
-        return await self.meter_settings()
+        return self._verified(body, await self.meter_settings())
 
     async def replace_meter_settings(self, values: Mapping[str, Any]) -> MeterSettings:
-        """Replace all meter settings (POST; missing fields get their defaults), read back."""
+        """Replace all meter settings (POST; missing fields get their defaults), read back.
+
+        Raises like ``update_meter_settings``.
+        """
         body = full_settings(values)
         await self._request("POST", METER_SETTINGS, body, _key_values(body))
-        return await self.meter_settings()
+        return self._verified(body, await self.meter_settings())
+
+    @staticmethod
+    def _verified(sent: Mapping[str, Any], read_back: MeterSettings) -> MeterSettings:
+        """Return the settings read back, or raise if one sent field did not take effect."""
+        if (field := not_applied(sent, read_back)) is not None:
+            raise WhatwattSettingNotApplied(field, read_back)
+        return read_back
 
     async def settings(self) -> dict[str, Any]:
         """Read the general settings (``/api/v1/settings``); the password is never included."""

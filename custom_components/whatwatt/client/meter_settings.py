@@ -367,6 +367,26 @@ def validate(values: Mapping[str, Any]) -> dict[str, Any]:
     return {key: checked[key] for key in SPECS if key in checked}
 
 
+def not_applied(sent: Mapping[str, Any], read_back: MeterSettings) -> str | None:
+    """Return the first sent readable field that reads back different, else None.
+
+    Keys are write-only: the device never returns them, so they cannot be checked.  A real
+    number may come back as the device's float32 (0.1 reads back as 0.10000000149).
+    """
+    for key, value in sent.items():
+        spec = SPECS[key]
+        if spec.write_only:
+            continue
+        got = getattr(read_back, key)
+        if spec.kind is Kind.FLOAT and got is not None:
+            if math.isclose(got, value, rel_tol=1e-6):
+                continue
+        elif got == value:
+            continue
+        return key
+    return None
+
+
 def full_settings(values: Mapping[str, Any]) -> dict[str, Any]:
     """Validate values for a full replace (POST): missing readable fields get their defaults."""
     return validate({**DEFAULTS, **values})
