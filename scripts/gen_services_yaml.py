@@ -28,6 +28,7 @@ from custom_components.whatwatt.client.meter_settings import (  # noqa: E402
 )
 from custom_components.whatwatt.const import DOMAIN  # noqa: E402
 from custom_components.whatwatt.services import (  # noqa: E402
+    ATTR_VERIFY_LINK,
     SERVICE_FIELDS,
     SERVICE_GET,
     SERVICE_REPLACE,
@@ -79,6 +80,10 @@ def _entry_field() -> dict[str, Any]:
     return {"required": False, "selector": {"config_entry": {"integration": DOMAIN}}}
 
 
+def _verify_link_field() -> dict[str, Any]:
+    return {"required": False, "default": False, "selector": {"boolean": {}}}
+
+
 def _setting_fields() -> dict[str, Any]:
     """The settings an action takes, grouped in sections as in the options flow."""
     sections: dict[str, Any] = {}
@@ -101,8 +106,16 @@ def build() -> str:
     """Return the services.yaml text."""
     services = {
         SERVICE_GET: {"fields": {"config_entry_id": _entry_field()}},
-        SERVICE_SET: {"fields": {"config_entry_id": _entry_field(), **_setting_fields()}},
-        SERVICE_REPLACE: {"fields": {"config_entry_id": _entry_field(), **_setting_fields()}},
+        **{
+            service: {
+                "fields": {
+                    "config_entry_id": _entry_field(),
+                    ATTR_VERIFY_LINK: _verify_link_field(),
+                    **_setting_fields(),
+                }
+            }
+            for service in (SERVICE_SET, SERVICE_REPLACE)
+        },
     }
     text: str = yaml.safe_dump(services, sort_keys=False, allow_unicode=True, width=100)
     return HEADER + text

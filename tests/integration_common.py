@@ -77,20 +77,30 @@ async def async_wait_for(
 
 
 async def async_pass_time(
-    hass: HomeAssistant, freezer: FrozenDateTimeFactory, seconds: float, step: float = 1.0
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    seconds: float,
+    step: float = 1.0,
+    *,
+    block: bool = True,
 ) -> None:
     """Move the frozen clock on by ``seconds`` and run what falls due on the way (backoff,
     staleness, polls, the emulated meter's reports), one ``step`` at a time as real time
-    would: each step's requests and live events are delivered before the next step."""
+    would: each step's requests and live events are delivered before the next step.
+
+    ``block=False`` while a task Home Assistant tracks (an action call) itself waits for time
+    to pass: ``async_block_till_done`` would wait for it forever.
+    """
     left = seconds
     while left > 0:
         tick = min(step, left)
         left -= tick
         freezer.tick(timedelta(seconds=tick))
         async_fire_time_changed(hass)
-        await hass.async_block_till_done()
-        await hass.loop.run_in_executor(None, time.sleep, 0.001)  # let sockets be read
-        await hass.async_block_till_done()
+        for _ in range(2):
+            if block:
+                await hass.async_block_till_done()
+            await hass.loop.run_in_executor(None, time.sleep, 0.002)  # let sockets be read
 
 
 @asynccontextmanager

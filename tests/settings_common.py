@@ -13,13 +13,14 @@ from unittest.mock import patch
 
 from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant
+from homeassistant.data_entry_flow import FlowManager, FlowResult, FlowResultType
 from homeassistant.helpers import entity_registry as er
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.whatwatt.const import DOMAIN
 from whatwatt_emulator import Emulator
 
-from .integration_common import async_setup, make_entry
+from .integration_common import async_setup, async_wait_for, make_entry
 
 METER_SETTINGS_PATH = "/api/v1/meter/settings"
 SETTING_ENTITIES: dict[Platform, tuple[str, ...]] = {
@@ -75,3 +76,19 @@ def entity_id(hass: HomeAssistant, emulator: Emulator, platform: Platform, key: 
     )
     assert found is not None, key
     return found
+
+
+async def async_after_link_check(
+    hass: HomeAssistant, result: FlowResult, manager: FlowManager[Any, Any, Any] | None = None
+) -> FlowResult:
+    """A flow checks the meter link after a change: wait for the check, return the next step.
+
+    The check ends by itself when the link stays OK (the meter's next report); a test of a lost
+    link drives the clock instead (``settings_common`` callers pass time before this).
+    """
+    manager = manager or hass.config_entries.options
+    assert result["type"] is FlowResultType.SHOW_PROGRESS, result
+    assert result["progress_action"] == "check_link", result
+    flow_id, step_id = result["flow_id"], result["step_id"]
+    await async_wait_for(hass, lambda: manager.async_get(flow_id)["step_id"] != step_id)
+    return await manager.async_configure(flow_id)

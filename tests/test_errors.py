@@ -39,7 +39,8 @@ WHERE = {
     "config.error": set(ERRORS) - {"setting_not_applied"},
     "config.abort": {"cannot_connect", "device_rejected", "unknown_error"},
     "options.error": set(ERRORS),
-    "options.abort": set(ERRORS) - {"setting_not_applied"},
+    "options.abort": set(ERRORS),
+    "issues.meter_link_lost.fix_flow.abort": set(ERRORS),
 }
 
 

@@ -37,10 +37,11 @@ from custom_components.whatwatt.client.meter_settings import (
     Kind,
     Section,
 )
+from custom_components.whatwatt.link import LINK_FIELDS
 from whatwatt_emulator import Emulator
 
 from .integration_common import make_entry
-from .settings_common import KEY, loaded, meter_writes
+from .settings_common import KEY, async_after_link_check, loaded, meter_writes
 
 CLEAR = "clear_"
 TRANSLATIONS = Path(__file__).resolve().parent.parent / "custom_components/whatwatt/translations"
@@ -270,7 +271,7 @@ async def test_options_flow_offers_choices_as_keys_and_sends_the_device_spelling
     confirm = await submit(hass, form, stop_bits="1_5")
     assert confirm["step_id"] == "confirm"  # away from the default "1": can cut the link
     result = await hass.config_entries.options.async_configure(confirm["flow_id"], {})
-    await hass.async_block_till_done()
+    result = await async_after_link_check(hass, result)
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert meter_writes(emulator) == [("PUT", {"stop_bits": "1.5"})]
     assert loaded_entry.runtime_data.meter_settings.data.stop_bits == "1.5"
@@ -344,10 +345,11 @@ async def test_options_flow_confirms_changes_that_can_cut_the_meter_link(
     assert emulator.log == []
 
     result = await hass.config_entries.options.async_configure(confirm["flow_id"], {})
-    assert result["type"] is FlowResultType.CREATE_ENTRY
     assert meter_writes(emulator) == [
         ("PUT", {"auto_baudrate": False, "if_type": "p1", "time_offset": 60})
     ]
+    result = await async_after_link_check(hass, result)
+    assert result["type"] is FlowResultType.CREATE_ENTRY
 
 
 async def test_options_flow_going_back_to_automatic_needs_no_confirmation(
@@ -462,13 +464,24 @@ async def test_options_flow_any_generated_input_is_sent_valid_or_refused_unsent(
         assert emulator.log == []
         assert emulator.meter_settings == before
     else:
-        assert result["type"] is FlowResultType.CREATE_ENTRY
+        _end_at_the_link_check(hass, result, field)
         writes = meter_writes(emulator)
         assert len(writes) <= 1
         for _, body in writes:
             assert list(body) == [field]
     # Put the device back for the next example.
     emulator.store_meter_settings(before)
+
+
+def _end_at_the_link_check(hass: HomeAssistant, result: FlowResult, field: str) -> None:
+    """The write is done: a change of a link field goes on to the link check (not waited
+    for here, the test is about what was sent), any other change ends the flow."""
+    if result["type"] is FlowResultType.SHOW_PROGRESS:
+        assert result["progress_action"] == "check_link"
+        assert field in LINK_FIELDS
+        hass.config_entries.options.async_abort(result["flow_id"])
+    else:
+        assert result["type"] is FlowResultType.CREATE_ENTRY
 
 
 def valid_value(key: str) -> st.SearchStrategy[Any]:
@@ -509,7 +522,7 @@ async def test_options_flow_any_valid_value_reaches_the_device_as_typed(
         assert result["step_id"] == "confirm"
         result = await hass.config_entries.options.async_configure(result["flow_id"], {})
 
-    assert result["type"] is FlowResultType.CREATE_ENTRY
+    _end_at_the_link_check(hass, result, field)
     expected = value.upper() if SPECS[field].kind is Kind.KEY else value
     if before.get(field) == expected:
         assert meter_writes(emulator) == []
@@ -673,6 +686,7 @@ async def test_options_flow_key_goes_to_the_device_and_nowhere_else(
     assert confirm["description_placeholders"] == {"changes": "- DLMS encryption\n- Encryption key"}
     assert KEY not in json.dumps(confirm, default=str)
     result = await hass.config_entries.options.async_configure(confirm["flow_id"], {})
+    result = await async_after_link_check(hass, result)
 
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert meter_writes(emulator) == [("PUT", {"encryption": True, "encryption_key": KEY})]
@@ -716,6 +730,7 @@ async def test_options_flow_clear_toggle_sends_32_zeros(
     emulator.log.clear()
     confirm = await submit(hass, form, clear_authentication_key=True)
     result = await hass.config_entries.options.async_configure(confirm["flow_id"], {})
+    result = await async_after_link_check(hass, result)
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert meter_writes(emulator) == [("PUT", {"authentication_key": CLEAR_KEY})]
     assert emulator.meter_settings["authentication_key"] == ""
@@ -740,6 +755,7 @@ async def test_options_flow_restores_factory_defaults_after_confirmation(
     assert emulator.log == []
 
     result = await hass.config_entries.options.async_configure(confirm["flow_id"], {})
+    result = await async_after_link_check(hass, result)
 
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert meter_writes(emulator) == [("POST", dict(DEFAULTS))]
@@ -777,6 +793,7 @@ async def test_options_flow_failed_restore_is_not_reported_as_done(
     assert result["type"] is FlowResultType.FORM
     assert result["errors"] == {"base": error}
     result = await hass.config_entries.options.async_configure(confirm["flow_id"], {})
+    result = await async_after_link_check(hass, result)
     assert result["type"] is FlowResultType.CREATE_ENTRY
 
 

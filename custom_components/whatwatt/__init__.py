@@ -8,7 +8,7 @@ from contextlib import suppress
 from homeassistant.const import CONF_HOST, CONF_PASSWORD, CONF_PORT, Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import ConfigEntryNotReady
-from homeassistant.helpers import config_validation as cv, issue_registry as ir
+from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers.aiohttp_client import async_create_clientsession
 from homeassistant.helpers.typing import ConfigType
 
@@ -20,9 +20,9 @@ from .coordinator import (
     WhatwattMeterSettingsCoordinator,
     WhatwattRuntimeData,
     WhatwattSystemCoordinator,
-    issue_ids,
 )
 from .entity import async_update_devices
+from .link import WhatwattMeterLink
 from .live import WhatwattLiveStream
 from .services import async_setup_services
 
@@ -59,7 +59,12 @@ async def async_setup_entry(hass: HomeAssistant, entry: WhatwattConfigEntry) -> 
     live = WhatwattLiveCoordinator(hass, entry)
     stream = WhatwattLiveStream(hass, entry, client, live, system)
     entry.runtime_data = WhatwattRuntimeData(
-        client=client, system=system, meter_settings=meter_settings, live=live, stream=stream
+        client=client,
+        system=system,
+        meter_settings=meter_settings,
+        live=live,
+        stream=stream,
+        link=WhatwattMeterLink(hass, entry, meter_settings, system, live),
     )
     # Both devices exist before any entity: the meter's entities refer to the gateway.
     async_update_devices(hass, entry)
@@ -78,9 +83,5 @@ async def async_setup_entry(hass: HomeAssistant, entry: WhatwattConfigEntry) -> 
 
 
 async def async_unload_entry(hass: HomeAssistant, entry: WhatwattConfigEntry) -> bool:
-    """Unload the platforms; the stream task and polls stop with the entry."""
-    unloaded = await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
-    if unloaded:
-        for issue_id in issue_ids(entry):
-            ir.async_delete_issue(hass, DOMAIN, issue_id)
-    return unloaded
+    """Unload the platforms; the stream, the polls, the link check and issues end with it."""
+    return await hass.config_entries.async_unload_platforms(entry, PLATFORMS)

@@ -22,6 +22,9 @@ SYSTEM_INTERVAL_METER_PROBLEM: Final = timedelta(minutes=1)
 """While the meter link is not OK (e.g. a DLMS key is missing) look a little more often, so a
 fixed problem disappears from the UI within a minute."""
 METER_SETTINGS_INTERVAL: Final = timedelta(minutes=10)
+SYSTEM_READ_MIN_AGE: Final = 5.0
+"""Reads of the system information asked for at once (data stopped, device back, link check)
+are skipped when the last one is younger than this."""
 POLL_RETRY_SECONDS: Final = 60.0
 """After a failed poll, the next one comes this soon (not a whole interval later)."""
 
@@ -62,3 +65,6 @@ METER_KEY_STATUSES: Final = frozenset({"KEY REQUIRED", "ENCRYPTION KEY"})
 
 ISSUE_METER_KEY: Final = "meter_key_required"
 ISSUE_STREAM_TAKEN_OVER: Final = "stream_taken_over"
+ISSUE_METER_LINK_LOST: Final = "meter_link_lost"
+METER_STATUS_RECOGNITION: Final = "RECOGNITION"
+"""Transitional: the gateway is recognising the meter (after a change or a reconnection)."""

@@ -15,7 +15,7 @@ log lines are the coordinators' own (DataUpdateCoordinator).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Concatenate, override
@@ -23,7 +23,6 @@ from typing import TYPE_CHECKING, Any, Concatenate, override
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import ConfigEntryAuthFailed
-from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
 from homeassistant.util import dt as dt_util
 
@@ -39,10 +38,7 @@ from .client import (
 )
 from .const import (
     DOMAIN,
-    ISSUE_METER_KEY,
-    ISSUE_STREAM_TAKEN_OVER,
     LOGGER,
-    METER_KEY_STATUSES,
     METER_SETTINGS_INTERVAL,
     METER_STATUS_OK,
     POLL_RETRY_SECONDS,
@@ -53,18 +49,20 @@ from .const import (
 from .errors import describe
 
 if TYPE_CHECKING:
+    from .link import WhatwattMeterLink
     from .live import WhatwattLiveStream
 
 
 @dataclass(kw_only=True)
 class WhatwattRuntimeData:
-    """What a loaded config entry holds: the client, its coordinators and the stream runner."""
+    """What a loaded config entry holds: client, coordinators, stream runner and meter link."""
 
     client: WhatwattClient
     system: WhatwattSystemCoordinator
     meter_settings: WhatwattMeterSettingsCoordinator
     live: WhatwattLiveCoordinator
     stream: WhatwattLiveStream
+    link: WhatwattMeterLink
 
 
 type WhatwattConfigEntry = ConfigEntry[WhatwattRuntimeData]
@@ -128,7 +126,8 @@ class WhatwattSystemCoordinator(DataUpdateCoordinator[SystemInfo]):
     """``/api/v1/system``: identity, firmware, uptime, Wi-Fi and the meter link status.
 
     Read every 5 minutes, every minute while the meter link is not OK (so a fixed link shows
-    soon), and at once when the runner says the data stopped or came back.
+    soon), and at once when the runner says the data stopped or came back, or while the link is
+    checked after a change.
     """
 
     config_entry: WhatwattConfigEntry
@@ -149,6 +148,7 @@ class WhatwattSystemCoordinator(DataUpdateCoordinator[SystemInfo]):
         """When the device booted; moves only when it really rebooted (not per poll): the
         device's ``last_reboot`` changed, or the boot instant moved by more than a minute."""
         self._boot_marker: tuple[str | None, str | None] = (None, None)
+        self._read_at: float | None = None
 
     @property
     def meter_status(self) -> str | None:
@@ -174,8 +174,19 @@ class WhatwattSystemCoordinator(DataUpdateCoordinator[SystemInfo]):
         self.update_interval = (
             SYSTEM_INTERVAL if status in (None, METER_STATUS_OK) else SYSTEM_INTERVAL_METER_PROBLEM
         )
-        self._async_update_key_issue(status)
         return data
+
+    async def async_read(self, max_age: float) -> None:
+        """Read the system now, unless it was read less than ``max_age`` seconds ago.
+
+        The stream runner (data stopped, device back) and the link check use it, so the
+        device is not asked twice in a row for the same thing.
+        """
+        now = self.hass.loop.time()
+        if self._read_at is not None and now - self._read_at < max_age:
+            return
+        self._read_at = now
+        await self.async_refresh()
 
     def _update_boot_time(self, data: SystemInfo) -> None:
         uptime = data.device.time_since_boot
@@ -189,27 +200,6 @@ class WhatwattSystemCoordinator(DataUpdateCoordinator[SystemInfo]):
             ):
                 self.boot_time = booted
         self._boot_marker = marker
-
-    def _async_update_key_issue(self, status: str | None) -> None:
-        """Ask for the DLMS key while the meter needs one; withdraw the request once it is fine."""
-        issue_id = f"{ISSUE_METER_KEY}_{self.config_entry.entry_id}"
-        if status in METER_KEY_STATUSES:
-            ir.async_create_issue(
-                self.hass,
-                DOMAIN,
-                issue_id,
-                is_fixable=False,
-                is_persistent=False,
-                severity=ir.IssueSeverity.ERROR,
-                translation_key=ISSUE_METER_KEY,
-                translation_placeholders={
-                    "name": self.config_entry.title,
-                    "status": str(status),
-                    "entry_id": self.config_entry.entry_id,
-                },
-            )
-        elif status is not None:
-            ir.async_delete_issue(self.hass, DOMAIN, issue_id)
 
 
 class WhatwattMeterSettingsCoordinator(DataUpdateCoordinator[MeterSettings]):
@@ -236,22 +226,20 @@ class WhatwattMeterSettingsCoordinator(DataUpdateCoordinator[MeterSettings]):
         return await self.client.meter_settings()
 
     async def async_write(
-        self, write: Callable[[WhatwattClient], Awaitable[MeterSettings]]
+        self, changes: Mapping[str, Any], *, replace: bool = False
     ) -> MeterSettings:
-        """Run a write of the client and show what it read back (also when not applied).
+        """Write settings (PUT of ``changes``, or POST if ``replace``), show what was read back.
 
-        Every entity then shows what the device really has.  Raises the client's errors.  Every
-        writer goes through here: the options flow, the actions and the setting entities.
+        Also when a value was not applied: every entity shows what the device really has.
+        Raises the client's errors.  Writers go through ``WhatwattMeterLink.async_write``.
         """
         try:
-            settings = await write(self.client)
+            if replace:
+                settings = await self.client.replace_meter_settings(changes)
+            else:
+                settings = await self.client.update_meter_settings(**changes)
         except WhatwattSettingNotApplied as err:
             self.async_set_updated_data(err.settings)
             raise
         self.async_set_updated_data(settings)
         return settings
-
-
-def issue_ids(entry: WhatwattConfigEntry) -> tuple[str, ...]:
-    """Return the ids of the repair issues an entry may raise (withdrawn when it unloads)."""
-    return tuple(f"{key}_{entry.entry_id}" for key in (ISSUE_METER_KEY, ISSUE_STREAM_TAKEN_OVER))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, override
 
@@ -13,7 +13,7 @@ from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.entity import EntityDescription
 from homeassistant.helpers.update_coordinator import CoordinatorEntity, DataUpdateCoordinator
 
-from .client import MeterSettings, SystemInfo, WhatwattClient
+from .client import MeterSettings, SystemInfo
 from .client.meter_settings import SettingSpec
 from .const import DEFAULT_NAME, DEFAULT_PORT, DOMAIN, MANUFACTURER
 from .coordinator import WhatwattConfigEntry, WhatwattMeterSettingsCoordinator
@@ -118,14 +118,12 @@ class WhatwattEntity[CoordinatorT: DataUpdateCoordinator[Any]](CoordinatorEntity
 
 @dataclass(frozen=True, kw_only=True)
 class WhatwattSettingDescriptionMixin:
-    """What a setting entity's description adds: its field, how to read it and to write it."""
+    """What a setting entity's description adds: its field, and how to read it."""
 
     spec: SettingSpec
     """The field in the schema (``client/meter_settings.py``): range, options, unit."""
     value_fn: Callable[[MeterSettings], Any]
     """The field's value as the device reports it (None when it does not)."""
-    set_fn: Callable[[WhatwattClient, Any], Awaitable[MeterSettings]]
-    """Write the field alone (PUT) and return the settings read back (verified)."""
 
 
 class WhatwattSettingEntity(WhatwattEntity[WhatwattMeterSettingsCoordinator]):
@@ -143,6 +141,7 @@ class WhatwattSettingEntity(WhatwattEntity[WhatwattMeterSettingsCoordinator]):
         assert isinstance(description, WhatwattSettingDescriptionMixin)
         self._setting = description
         self._system = entry.runtime_data.system
+        self._link = entry.runtime_data.link
 
     @override
     async def async_added_to_hass(self) -> None:
@@ -163,5 +162,9 @@ class WhatwattSettingEntity(WhatwattEntity[WhatwattMeterSettingsCoordinator]):
 
     @whatwatt_exception_handler
     async def async_write_setting(self, value: Any) -> None:
-        """Write the setting (PUT of this one field), verified by reading it back."""
-        await self.coordinator.async_write(lambda client: self._setting.set_fn(client, value))
+        """Write the setting (PUT of this one field), verified by reading it back.
+
+        A change that can cut the meter link is checked in the background; a lost link raises
+        a repair issue.
+        """
+        await self._link.async_write({self._setting.spec.key: value})

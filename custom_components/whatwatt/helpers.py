@@ -1,20 +1,24 @@
-"""Which meter setting becomes which entity, derived from the schema.
+"""Meter settings on the Home Assistant side: entities and words, derived from the schema.
 
 The 18 fields are declared once, in ``client/meter_settings.py`` (``SPECS``).  The choices that
 are not the device's rules but this integration's (which settings a typical user touches, the
 common baud rates) live here as data keyed by field; the platforms build their descriptions
-from ``setting_fields``.
+from ``setting_fields``.  Flows and repair issues name fields, values and the meter status in
+the user's language with the ``async_*_label`` functions.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Final, TypedDict
 
 from homeassistant.const import EntityCategory, Platform
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers.translation import async_get_translations
 
-from .client import MeterSettings, WhatwattClient
+from .client import MeterSettings
 from .client.meter_settings import SPECS, Kind, SettingSpec
+from .const import DOMAIN, METER_STATUS
 
 STANDARD_BAUDRATES: Final = (300, 600, 1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200)
 SELECT_CHOICES: Final[Mapping[str, tuple[int, ...]]] = {"baudrate": STANDARD_BAUDRATES}
@@ -57,11 +61,10 @@ class SettingFields(TypedDict):
     entity_registry_enabled_default: bool
     spec: SettingSpec
     value_fn: Callable[[MeterSettings], Any]
-    set_fn: Callable[[WhatwattClient, Any], Awaitable[MeterSettings]]
 
 
 def setting_fields(spec: SettingSpec) -> SettingFields:
-    """Describe the entity of one setting; it reads and writes its field alone.
+    """Describe the entity of one setting; it shows (and writes) its field alone.
 
     Named by translation, in the config category, enabled by default when a typical user
     touches it.
@@ -71,9 +74,6 @@ def setting_fields(spec: SettingSpec) -> SettingFields:
     def value(settings: MeterSettings) -> Any:
         return getattr(settings, key)
 
-    async def write(client: WhatwattClient, value: Any) -> MeterSettings:
-        return await client.update_meter_settings(**{key: value})
-
     return SettingFields(
         key=key,
         translation_key=key,
@@ -81,10 +81,58 @@ def setting_fields(spec: SettingSpec) -> SettingFields:
         entity_registry_enabled_default=key in ENABLED_BY_DEFAULT,
         spec=spec,
         value_fn=value,
-        set_fn=write,
     )
 
 
 def setting_specs(platform: Platform) -> tuple[SettingSpec, ...]:
     """Return the settings ``platform`` shows, in the vendor's order."""
     return tuple(spec for spec in SPECS.values() if entity_platform(spec) is platform)
+
+
+async def _translations(hass: HomeAssistant, category: str) -> dict[str, str]:
+    return await async_get_translations(hass, hass.config.language, category, [DOMAIN])
+
+
+async def async_setting_label(hass: HomeAssistant, key: str) -> str:
+    """Return a field's label in the server's language (the API name if untranslated)."""
+    section = SPECS[key].section.value
+    texts = await _translations(hass, "options")
+    return texts.get(f"component.{DOMAIN}.options.step.edit.sections.{section}.data.{key}", key)
+
+
+async def async_value_label(hass: HomeAssistant, key: str, value: Any) -> str:
+    """Return a field's value as the settings form shows it (choices and on/off translated)."""
+    spec = SPECS[key]
+    texts = await _translations(hass, "selector")
+    if spec.kind is Kind.ENUM:
+        option = spec.option_key(value)
+        return texts.get(f"component.{DOMAIN}.selector.{key}.options.{option}", str(value))
+    if spec.kind is Kind.BOOL:
+        state = "on" if value else "off"
+        return texts.get(f"component.{DOMAIN}.selector.setting_value.options.{state}", state)
+    text = str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
+    return f"{text} {spec.unit}" if spec.unit else text
+
+
+async def async_describe_change(
+    hass: HomeAssistant, fields: Mapping[str, tuple[Any, Any]], keys: tuple[str, ...]
+) -> str:
+    """List a change, one field per line: "- Baud rate: 115200 → 9600"; a key only by name."""
+    lines = [
+        f"- {await async_setting_label(hass, key)}: "
+        f"{await async_value_label(hass, key, old)} → {await async_value_label(hass, key, new)}"
+        for key, (old, new) in fields.items()
+    ]
+    texts = await _translations(hass, "selector")
+    changed = texts.get(f"component.{DOMAIN}.selector.setting_value.options.changed", "changed")
+    lines += [f"- {await async_setting_label(hass, key)}: {changed}" for key in keys]
+    return "\n".join(lines)
+
+
+async def async_meter_status_label(hass: HomeAssistant, status: str | None) -> str:
+    """Return the meter status as the status sensor shows it ("Key required", ...)."""
+    option = METER_STATUS.get(status or "")
+    if option is None:
+        return status or "-"
+    texts = await _translations(hass, "entity")
+    return texts.get(f"component.{DOMAIN}.entity.sensor.meter_status.state.{option}", option)

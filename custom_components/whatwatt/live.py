@@ -54,6 +54,7 @@ from .const import (
     RETRY_MIN_SECONDS,
     STALE_MIN_SECONDS,
     STALE_REPORT_FACTOR,
+    SYSTEM_READ_MIN_AGE,
     TAKEOVER_LIMIT,
     TAKEOVER_RETRY_SECONDS,
 )
@@ -105,7 +106,7 @@ class WhatwattLiveStream:
         self._reports_refused = False
         self._takeover_issue = False
         self._first_data = asyncio.Event()
-        entry.async_on_unload(self._cancel_lost_timer)
+        entry.async_on_unload(self._async_stop)
 
     @property
     def stale_after(self) -> float:
@@ -315,7 +316,7 @@ class WhatwattLiveStream:
     def _async_check_device(self) -> None:
         """Ask the system coordinator to read the device now (reachable? meter status?)."""
         self._entry.async_create_task(
-            self._hass, self._system.async_request_refresh(), eager_start=False
+            self._hass, self._system.async_read(max_age=SYSTEM_READ_MIN_AGE), eager_start=False
         )
 
     @callback
@@ -339,6 +340,12 @@ class WhatwattLiveStream:
             return
         due = self._last_event + self.stale_after - self._hass.loop.time()
         self._lost_timer = async_call_later(self._hass, max(due, 0.0), self._async_lost_timer)
+
+    @callback
+    def _async_stop(self) -> None:
+        """The entry unloads (HA cancels the task): stop the timer, withdraw the issue."""
+        self._cancel_lost_timer()
+        self._async_clear_takeover_issue()
 
     @callback
     def _cancel_lost_timer(self) -> None:

@@ -18,7 +18,8 @@ device spells it (``"1.5"``).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+import asyncio
+from collections.abc import Mapping
 import re
 from typing import TYPE_CHECKING, Any, Final, cast
 
@@ -38,10 +39,9 @@ from homeassistant.helpers.selector import (
     TextSelectorConfig,
     TextSelectorType,
 )
-from homeassistant.helpers.translation import async_get_translations
 import probatio
 
-from .client import MeterSettings, WhatwattClient
+from .client import MeterSettings
 from .client.exceptions import (
     WhatwattResponseError,
     WhatwattSettingNotApplied,
@@ -58,7 +58,13 @@ from .client.meter_settings import (
 )
 from .const import DOMAIN
 from .errors import translated_errors
-from .helpers import number_range
+from .helpers import (
+    async_describe_change,
+    async_meter_status_label,
+    async_setting_label,
+    number_range,
+)
+from .link import Link, LinkCheck, MeterSettingsWrite, WhatwattMeterLink
 
 if TYPE_CHECKING:
     from .coordinator import WhatwattConfigEntry
@@ -66,6 +72,11 @@ if TYPE_CHECKING:
 STEP_EDIT: Final = "edit"
 STEP_CONFIRM: Final = "confirm"
 STEP_RESTORE: Final = "restore"
+STEP_CHECK_LINK: Final = "check_link"
+STEP_LINK_OK: Final = "link_ok"
+STEP_LINK_LOST: Final = "link_lost"
+STEP_LINK_LOST_KEY: Final = "link_lost_key"
+STEP_LINK_UNREACHABLE: Final = "link_unreachable"
 CLEAR_PREFIX: Final = "clear_"
 """``clear_<key>``: a toggle next to each DLMS key that clears it (sends 32 zeros)."""
 LINK_SECTIONS: Final = frozenset(Section) - {Section.TIME_SCALING}
@@ -177,6 +188,10 @@ class WhatwattOptionsFlow(OptionsFlowWithReload):
         """The last form input (no key in it), to fill the form in again after an error."""
         self._pending: dict[str, Any] = {}
         """Validated changes waiting for the user's confirmation (memory only)."""
+        self._write: MeterSettingsWrite | None = None
+        """The last write, whose link check the flow waits for."""
+        self._check_task: asyncio.Task[LinkCheck] | None = None
+        self._check: LinkCheck | None = None
 
     def _loaded_entry(self) -> WhatwattConfigEntry:
         """Return the config entry; abort the flow if it is not loaded (no device client)."""
@@ -226,14 +241,101 @@ class WhatwattOptionsFlow(OptionsFlowWithReload):
         self._loaded_entry()
         if user_input is None:
             return self.async_show_form(step_id=STEP_RESTORE)
-        if (
-            err := await self._async_write(lambda client: client.replace_meter_settings({}))
-        ) is None:
-            return self._done()
+        if (err := await self._async_write({}, replace=True)) is None:
+            return await self.async_step_check_link()
         errors, placeholders = await self._base_error(err)
         return self.async_show_form(
             step_id=STEP_RESTORE, errors=errors, description_placeholders=placeholders
         )
+
+    # --- after a change: is the meter still talking to the gateway? -------------------------
+
+    async def async_step_check_link(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Checking the link to the meter... (only after a change that can cut it)."""
+        link = self._loaded_entry().runtime_data.link
+        if self._check_task is None:
+            if self._write is None:
+                return self._done()
+            # In the background: a check lasts up to a minute and must not hold up Home
+            # Assistant (its tasks are awaited at shutdown); it ends with the entry.
+            self._check_task = self._loaded_entry().async_create_background_task(
+                self.hass, link.async_outcome(self._write), name=f"{DOMAIN} link check outcome"
+            )
+        if not self._check_task.done():
+            return self.async_show_progress(
+                step_id=STEP_CHECK_LINK,
+                progress_action=STEP_CHECK_LINK,
+                progress_task=self._check_task,
+            )
+        task, self._check_task, self._write = self._check_task, None, None
+        if task.cancelled() or task.exception() is not None:
+            return self.async_show_progress_done(next_step_id=STEP_LINK_UNREACHABLE)
+        self._check = task.result()
+        return self.async_show_progress_done(next_step_id=_next_step(self._check, link))
+
+    async def async_step_link_ok(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """The meter still talks to the gateway (or nothing could cut the link): done."""
+        return self._done()
+
+    async def async_step_link_lost(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """The meter stopped talking after the change: undo, keep, or edit again."""
+        return await self._show_link_menu(STEP_LINK_LOST)
+
+    async def async_step_link_lost_key(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """The link is lost after a key change: undo cannot bring an old key back."""
+        return await self._show_link_menu(STEP_LINK_LOST_KEY)
+
+    async def async_step_link_unreachable(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """The gateway stopped answering during the check."""
+        return await self._show_link_menu(STEP_LINK_UNREACHABLE)
+
+    async def async_step_undo(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Put back the previous values of exactly the changed fields (one PUT), check again."""
+        link = self._loaded_entry().runtime_data.link
+        try:
+            with translated_errors(self.hass, self._loaded_entry()):
+                self._write = await link.async_undo()
+        except HomeAssistantError as err:
+            return await self._abort_with(err)
+        finally:
+            self._current = self._loaded_entry().runtime_data.meter_settings.data
+        return await self.async_step_check_link()
+
+    async def async_step_clear_key(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Clear the key(s) the change set (32 zeros), then check again."""
+        change = self._loaded_entry().runtime_data.link.last_change
+        keys = change.keys if change is not None else ()
+        if (err := await self._async_write(dict.fromkeys(keys, CLEAR_KEY))) is not None:
+            return await self._abort_with(err)
+        return await self.async_step_check_link()
+
+    async def async_step_reenter_key(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Back to the form to enter the key again (keys are never filled in)."""
+        return self._show_edit(self._input)
+
+    async def async_step_edit_again(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Back to the form with the user's entries (the device's values underneath)."""
+        return self._show_edit(self._input)
+
+    async def async_step_keep(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Leave it as it is; the repair issue stays until the link is OK again."""
+        return self._done()
 
     # --- helpers ----------------------------------------------------------------------------
 
@@ -277,11 +379,9 @@ class WhatwattOptionsFlow(OptionsFlowWithReload):
             raise _FieldError(err.field, err.reason, err.allowed) from None
 
     async def _async_apply(self, changes: dict[str, Any]) -> ConfigFlowResult:
-        """Send one PUT, check the read-back; keep the form filled in on any failure."""
-        if (
-            err := await self._async_write(lambda client: client.update_meter_settings(**changes))
-        ) is None:
-            return self._done()
+        """Send one PUT, check the read-back and the link; keep the form filled in on failure."""
+        if (err := await self._async_write(changes)) is None:
+            return await self.async_step_check_link()
         cause = err.__cause__
         if isinstance(cause, WhatwattSettingNotApplied):
             return await self._show_field_error(_FieldError(cause.field, "field_not_applied"))
@@ -297,27 +397,52 @@ class WhatwattOptionsFlow(OptionsFlowWithReload):
         return self._show_edit(self._input, errors, placeholders)
 
     async def _async_write(
-        self, write: Callable[[WhatwattClient], Awaitable[MeterSettings]]
+        self, changes: Mapping[str, Any], *, replace: bool = False
     ) -> HomeAssistantError | None:
-        """Write through the meter-settings coordinator; return the translated error, if any.
+        """Write (and start the link check); return the translated error, if any.
 
         The settings read back become the form's current values, also after a failure.
         """
         entry = self._loaded_entry()
         try:
             with translated_errors(self.hass, entry):
-                await entry.runtime_data.meter_settings.async_write(write)
+                self._write = await entry.runtime_data.link.async_write(changes, replace=replace)
         except HomeAssistantError as err:
             return err
         finally:
             self._current = entry.runtime_data.meter_settings.data
         return None
 
+    async def _abort_with(self, err: HomeAssistantError) -> ConfigFlowResult:
+        """End the flow saying what failed (the change stays as it is on the device)."""
+        _, placeholders = await self._base_error(err)
+        return self.async_abort(
+            reason=str(err.translation_key), description_placeholders=placeholders
+        )
+
+    async def _show_link_menu(self, step_id: str) -> ConfigFlowResult:
+        """What happened to the link, the change that did it, and what the user can do."""
+        change = self._loaded_entry().runtime_data.link.last_change
+        fields = change.fields if change is not None else {}
+        keys = change.keys if change is not None else ()
+        options = ["undo"] if fields else []
+        options += ["reenter_key", "clear_key"] if keys else ["edit_again"]
+        options.append("keep")
+        status = self._check.meter_status if self._check is not None else None
+        return self.async_show_menu(
+            step_id=step_id,
+            menu_options=options,
+            description_placeholders={
+                "status": await async_meter_status_label(self.hass, status),
+                "changes": await async_describe_change(self.hass, fields, keys),
+            },
+        )
+
     async def _base_error(self, err: HomeAssistantError) -> tuple[dict[str, str], dict[str, str]]:
         """Show a failed write as a form error: the same key as the error everywhere else."""
         placeholders = dict(err.translation_placeholders or {})
         if "field" in placeholders:
-            placeholders["field"] = await self._label(placeholders["field"])
+            placeholders["field"] = await async_setting_label(self.hass, placeholders["field"])
         return {"base": str(err.translation_key)}, placeholders
 
     def _done(self) -> ConfigFlowResult:
@@ -343,7 +468,7 @@ class WhatwattOptionsFlow(OptionsFlowWithReload):
     async def _show_field_error(self, err: _FieldError) -> ConfigFlowResult:
         """Show the form again with the error on the field's section, naming the field."""
         placeholders = {
-            "field": await self._label(err.field),
+            "field": await async_setting_label(self.hass, err.field),
             "allowed": err.allowed,
             "error": err.error,
         }
@@ -354,7 +479,7 @@ class WhatwattOptionsFlow(OptionsFlowWithReload):
     async def _show_confirm(self) -> ConfigFlowResult:
         """List the pending changes that can cut the meter link and ask to go ahead."""
         labels = [
-            await self._label(key)
+            await async_setting_label(self.hass, key)
             for key, value in self._pending.items()
             if _cuts_link(SPECS[key], value)
         ]
@@ -363,15 +488,15 @@ class WhatwattOptionsFlow(OptionsFlowWithReload):
             description_placeholders={"changes": "\n".join(f"- {label}" for label in labels)},
         )
 
-    async def _label(self, key: str) -> str:
-        """Return the field's label in the server's language (the API name if untranslated)."""
-        translations = await async_get_translations(
-            self.hass, self.hass.config.language, "options", [DOMAIN]
-        )
-        section_key = SPECS[key].section.value
-        return translations.get(
-            f"component.{DOMAIN}.options.step.{STEP_EDIT}.sections.{section_key}.data.{key}", key
-        )
+
+def _next_step(check: LinkCheck, link: WhatwattMeterLink) -> str:
+    """The step that follows a check: done, or what the user can do about a lost link."""
+    if check.link in (Link.OK, Link.NOT_CHECKED):
+        return STEP_LINK_OK
+    if check.link is Link.UNREACHABLE:
+        return STEP_LINK_UNREACHABLE
+    keys = link.last_change.keys if link.last_change is not None else ()
+    return STEP_LINK_LOST_KEY if keys else STEP_LINK_LOST
 
 
 def _cuts_link(spec: SettingSpec, value: Any) -> bool:

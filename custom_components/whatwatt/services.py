@@ -32,7 +32,7 @@ from homeassistant.helpers.service import async_get_config_entry, async_register
 import probatio
 
 from .client.meter_settings import SECRET_KEYS, SPECS
-from .const import DOMAIN
+from .const import DOMAIN, METER_STATUS
 from .errors import translated_errors
 
 if TYPE_CHECKING:
@@ -42,11 +42,13 @@ SERVICE_GET: Final = "get_meter_settings"
 SERVICE_SET: Final = "set_meter_settings"
 SERVICE_REPLACE: Final = "replace_meter_settings"
 
+ATTR_VERIFY_LINK: Final = "verify_link"
+"""Wait for the meter-link check after the write and return its outcome."""
 SERVICE_FIELDS: Final = tuple(key for key, spec in SPECS.items() if not spec.write_only)
 """The settings an action takes (and documents in services.yaml): all but the DLMS keys."""
 
 SETTINGS_SCHEMA: Final = probatio.Schema(
-    {probatio.Optional(key): object for key in (ATTR_CONFIG_ENTRY_ID, *SPECS)},
+    {probatio.Optional(key): object for key in (ATTR_CONFIG_ENTRY_ID, ATTR_VERIFY_LINK, *SPECS)},
     extra=probatio.ALLOW_EXTRA,
 )
 """Shape only: the values, unknown fields and keys are checked in the handler (see above)."""
@@ -71,7 +73,7 @@ def _settings(call: ServiceCall) -> dict[str, Any]:
     values = {
         key: SPECS[key].device_option(value) if key in SPECS else value
         for key, value in call.data.items()
-        if key != ATTR_CONFIG_ENTRY_ID
+        if key not in (ATTR_CONFIG_ENTRY_ID, ATTR_VERIFY_LINK)
     }
     if secret := next((key for key in values if key in SECRET_KEYS), None):
         raise ServiceValidationError(
@@ -80,6 +82,33 @@ def _settings(call: ServiceCall) -> dict[str, Any]:
             translation_placeholders={"field": secret},
         )
     return values
+
+
+def _verify_link(call: ServiceCall) -> bool:
+    """Whether the action waits for the link check (``verify_link: true``)."""
+    verify = call.data.get(ATTR_VERIFY_LINK, False)
+    if not isinstance(verify, bool):
+        raise ServiceValidationError(
+            translation_domain=DOMAIN, translation_key="verify_link_invalid"
+        )
+    return verify
+
+
+async def _async_write(
+    hass: HomeAssistant, call: ServiceCall, values: dict[str, Any], *, replace: bool
+) -> ServiceResponse:
+    """Write, return the settings read back (and, with ``verify_link``, how the link is)."""
+    entry = _entry(hass, call)
+    verify = _verify_link(call)
+    link = entry.runtime_data.link
+    with translated_errors(hass, entry):
+        write = await link.async_write(values, replace=replace)
+    response: dict[str, Any] = write.settings.as_dict()
+    if verify:
+        check = await link.async_outcome(write)
+        response["link"] = check.link.value
+        response["meter_status"] = METER_STATUS.get(check.meter_status or "")
+    return response
 
 
 @callback
@@ -100,7 +129,6 @@ def async_setup_services(hass: HomeAssistant) -> None:
 
     async def _async_set(call: ServiceCall) -> ServiceResponse:
         """Change only the given settings (PUT); return the settings read back."""
-        entry = _entry(hass, call)
         values = _settings(call)
         if not values:
             raise ServiceValidationError(
@@ -108,21 +136,11 @@ def async_setup_services(hass: HomeAssistant) -> None:
                 translation_key="setting_none_given",
                 translation_placeholders={"fields": ", ".join(SERVICE_FIELDS)},
             )
-        with translated_errors(hass, entry):
-            settings = await entry.runtime_data.meter_settings.async_write(
-                lambda client: client.update_meter_settings(**values)
-            )
-        return settings.as_dict()
+        return await _async_write(hass, call, values, replace=False)
 
     async def _async_replace(call: ServiceCall) -> ServiceResponse:
         """Replace all settings (POST; missing ones get their factory defaults)."""
-        entry = _entry(hass, call)
-        values = _settings(call)
-        with translated_errors(hass, entry):
-            settings = await entry.runtime_data.meter_settings.async_write(
-                lambda client: client.replace_meter_settings(values)
-            )
-        return settings.as_dict()
+        return await _async_write(hass, call, _settings(call), replace=True)
 
     hass.services.async_register(
         DOMAIN,

@@ -1,0 +1,121 @@
+"""Repair flow for "Meter link lost after a settings change": undo it, or keep it.
+
+Undo is the same single PUT the options flow sends (the previous values of exactly the fields
+the change touched), followed by a new check of the link.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, cast
+
+from homeassistant.components.repairs import RepairsFlow, RepairsFlowResult
+from homeassistant.config_entries import ConfigEntryState
+from homeassistant.core import HomeAssistant
+from homeassistant.data_entry_flow import AbortFlow
+from homeassistant.exceptions import HomeAssistantError
+
+from .const import DOMAIN
+from .coordinator import WhatwattConfigEntry
+from .errors import translated_errors
+from .helpers import async_describe_change, async_meter_status_label, async_setting_label
+from .link import Link, LinkCheck, WhatwattMeterLink
+
+STEP_UNDO = "undo"
+
+
+async def async_create_fix_flow(
+    hass: HomeAssistant, issue_id: str, data: dict[str, str | int | float | None] | None
+) -> RepairsFlow:
+    """Create the fix flow of a meter-link issue (the only fixable issue of this domain)."""
+    assert data is not None
+    return MeterLinkRepairFlow(str(data["entry_id"]))
+
+
+class MeterLinkRepairFlow(RepairsFlow):
+    """Offer to undo the change that cut the link, or to leave it ("I will fix it myself")."""
+
+    def __init__(self, entry_id: str) -> None:
+        """Fix the issue of config entry ``entry_id``."""
+        self._entry_id = entry_id
+        self._check_task: asyncio.Task[LinkCheck] | None = None
+        self._check: LinkCheck | None = None
+
+    def _entry(self) -> WhatwattConfigEntry:
+        """The entry of the issue; abort when it is not loaded (no device to talk to)."""
+        entry = self.hass.config_entries.async_get_entry(self._entry_id)
+        if entry is None or entry.state is not ConfigEntryState.LOADED:
+            raise AbortFlow("not_loaded")
+        return cast("WhatwattConfigEntry", entry)
+
+    def _link(self) -> WhatwattMeterLink:
+        return self._entry().runtime_data.link
+
+    async def async_step_init(self, user_input: dict[str, Any] | None = None) -> RepairsFlowResult:
+        """Say what changed, offer undo (when there is something to put back) or dismiss."""
+        entry = self._entry()
+        link = entry.runtime_data.link
+        change = link.last_change
+        fields = change.fields if change is not None else {}
+        keys = change.keys if change is not None else ()
+        return self.async_show_menu(
+            step_id="init",
+            menu_options=([STEP_UNDO] if fields else []) + ["dismiss"],
+            description_placeholders={
+                "name": entry.title,
+                "status": await async_meter_status_label(
+                    self.hass, entry.runtime_data.system.meter_status
+                ),
+                "changes": await async_describe_change(self.hass, fields, keys),
+            },
+        )
+
+    async def async_step_undo(self, user_input: dict[str, Any] | None = None) -> RepairsFlowResult:
+        """Put the previous values back (one PUT), then check the link again."""
+        link = self._link()
+        if self._check_task is None:
+            try:
+                with translated_errors(self.hass, self._entry()):
+                    write = await link.async_undo()
+            except HomeAssistantError as err:
+                placeholders = dict(err.translation_placeholders or {})
+                if "field" in placeholders:
+                    placeholders["field"] = await async_setting_label(
+                        self.hass, placeholders["field"]
+                    )
+                return self.async_abort(
+                    reason=str(err.translation_key), description_placeholders=placeholders
+                )
+            self._check_task = self._entry().async_create_background_task(
+                self.hass, link.async_outcome(write), name=f"{DOMAIN} link check outcome"
+            )
+        if not self._check_task.done():
+            return self.async_show_progress(
+                step_id=STEP_UNDO, progress_action="check_link", progress_task=self._check_task
+            )
+        self._check = self._check_task.result()
+        ok = self._check.link in (Link.OK, Link.NOT_CHECKED)
+        return self.async_show_progress_done(next_step_id="undone" if ok else "still_lost")
+
+    async def async_step_undone(
+        self, user_input: dict[str, Any] | None = None
+    ) -> RepairsFlowResult:
+        """The meter talks to the gateway again."""
+        return self.async_create_entry(data={})
+
+    async def async_step_still_lost(
+        self, user_input: dict[str, Any] | None = None
+    ) -> RepairsFlowResult:
+        """Undo did not bring the link back."""
+        status = self._check.meter_status if self._check is not None else None
+        return self.async_abort(
+            reason="still_lost",
+            description_placeholders={"status": await async_meter_status_label(self.hass, status)},
+        )
+
+    async def async_step_dismiss(
+        self, user_input: dict[str, Any] | None = None
+    ) -> RepairsFlowResult:
+        """The user fixes it another way: forget the change, close the issue."""
+        self._link().async_forget()
+        return self.async_create_entry(data={})
