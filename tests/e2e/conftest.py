@@ -92,6 +92,7 @@ def world() -> Iterator[World]:
 
     from .harness import (  # noqa: PLC0415
         ARTIFACTS,
+        HA_START,
         EmulatorProcess,
         Screens,
         clean_artifacts,
@@ -120,8 +121,8 @@ def world() -> Iterator[World]:
                 emulator.stop()
                 emulator = None
             hass.start()
-            hass.wait_http(timeout=180)
-            hass.wait_log("Home Assistant initialized in", timeout=180)
+            hass.wait_http(timeout=HA_START)
+            hass.wait_log("Home Assistant initialized in", timeout=HA_START)
             pw = sync_playwright().start()
             ctx, page = launch_chromium(pw)
             world = World(hass, emulator, emulator_error, page, Screens(page))

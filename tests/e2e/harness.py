@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 import json
+import os
 from pathlib import Path
 import re
 import subprocess
@@ -14,7 +15,7 @@ import time
 from typing import Any
 import urllib.request
 
-from playwright.sync_api import BrowserContext, Page, Playwright
+from playwright.sync_api import BrowserContext, Page, Playwright, expect
 
 from scripts.devtools.hass import REPO
 
@@ -33,8 +34,37 @@ CHROMIUM_ARGS = [
 ]
 
 
+# --- how long to wait -----------------------------------------------------------------------------
+# The suite only ever waits for a condition (an element, a URL, an HTTP answer, a log line), never
+# for a fixed time; these are the limits of those waits.  They are generous on purpose: a healthy
+# run under two busy loops on a 2-core machine needs a small fraction of each (slowest browser
+# action seen there: about 5 s; Home Assistant up: about 50 s), and a limit only costs time when
+# something is broken.  WW_E2E_TIMEOUT_SCALE multiplies them all (e.g. 3 on a very slow machine).
+
+
+def _scale() -> float:
+    raw = os.environ.get("WW_E2E_TIMEOUT_SCALE") or "1"
+    try:
+        value = float(raw)
+    except ValueError:
+        value = 0.0
+    if not value > 0:
+        raise ValueError(f"WW_E2E_TIMEOUT_SCALE must be a positive number, not {raw!r}")
+    return value
+
+
+SCALE = _scale()
+# all in seconds
+UI_WAIT = 60.0 * SCALE  # any one browser action or wait, navigations included
+HA_START = 300.0 * SCALE  # Home Assistant answering HTTP, then logging "initialized" (each)
+EMULATOR_START = 60.0 * SCALE  # the emulator's HTTP server answering
+DISCOVERY = 120.0 * SCALE  # the device found over mDNS and shown under "Discovered"
+LIVE_CHANGE = 60.0 * SCALE  # a live reading to change (the emulator reports every second)
+STEP_LIMIT = 900.0 * SCALE  # pytest-timeout per step, session set-up included: hangs only
+
+
 def wait_for[T](
-    what: str, probe: Callable[[], T | None], timeout: float = 30.0, every: float = 0.5
+    what: str, probe: Callable[[], T | None], timeout: float = UI_WAIT, every: float = 0.5
 ) -> T:
     """Call `probe` until it returns something truthy; raise TimeoutError naming `what`."""
     deadline = time.monotonic() + timeout
@@ -50,7 +80,7 @@ def wait_for[T](
     raise TimeoutError(f"{what}: not within {timeout} s{detail}")
 
 
-def http_json(url: str, method: str = "GET", data: Any = None, timeout: float = 10.0) -> Any:
+def http_json(url: str, method: str = "GET", data: Any = None, timeout: float = UI_WAIT) -> Any:
     """Plain HTTP JSON request (no auth)."""
     body = json.dumps(data).encode() if data is not None else None
     headers = {"Content-Type": "application/json"} if body else {}
@@ -86,7 +116,7 @@ class EmulatorProcess:
                 cmd, cwd=REPO, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                 start_new_session=True,
             )  # fmt: skip
-        wait_for("the emulator's HTTP server", self._answers, timeout=30)
+        wait_for("the emulator's HTTP server", self._answers, timeout=EMULATOR_START)
 
     def _answers(self) -> bool:
         if self.proc is None or self.proc.poll() is not None:
@@ -121,8 +151,12 @@ def launch_chromium(pw: Playwright) -> tuple[BrowserContext, Page]:
         viewport={"width": 1400, "height": 900},
         locale="en-US",
         timezone_id="Europe/Zurich",
+        timeout=UI_WAIT * 1000,
     )
-    ctx.set_default_timeout(20_000)
+    # every Playwright wait (locators, clicks, navigations, screenshots) unless a step says more
+    ctx.set_default_timeout(UI_WAIT * 1000)
+    ctx.set_default_navigation_timeout(UI_WAIT * 1000)
+    expect.set_options(timeout=UI_WAIT * 1000)
     page = ctx.pages[0] if ctx.pages else ctx.new_page()
     return ctx, page
 

@@ -18,9 +18,16 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from scripts.devtools import haapi
 
 from .conftest import World
-from .harness import EmulatorAdmin, entity_row_value, wait_for
+from .harness import (
+    DISCOVERY,
+    LIVE_CHANGE,
+    STEP_LIMIT,
+    EmulatorAdmin,
+    entity_row_value,
+    wait_for,
+)
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(STEP_LIMIT)]
 
 DEVICE = "whatwatt Go 9F8124"  # the emulator's default device id A842E39F8124
 METER = f"{DEVICE} meter"
@@ -59,14 +66,14 @@ def test_step1_owner_completes_onboarding_in_the_browser(step: World) -> None:
     # then: home location, country, analytics ("Next" each, defaults kept), "All set" (Finish)
     next_or_finish = page.get_by_role("button", name=re.compile(r"^(Next|Finish)$"))
     for number in range(1, 9):
-        next_or_finish.or_(page.locator("ha-sidebar")).first.wait_for(timeout=30_000)
+        next_or_finish.or_(page.locator("ha-sidebar")).first.wait_for()
         if "/onboarding" not in page.url:
             break
         page.wait_for_timeout(700)  # let the step's page settle (map tiles, fade-in)
         step.screens.shot(f"step1-onboarding-page{number}")
         next_or_finish.first.click()
         page.wait_for_timeout(500)
-    page.locator("ha-sidebar").wait_for(state="visible", timeout=30_000)
+    page.locator("ha-sidebar").wait_for(state="visible")
     assert "/onboarding" not in page.url, page.url
     # HA moved configuration.yaml's `http:` into its storage as a change to confirm (it would
     # revert it and restart after 5 minutes otherwise): the owner confirms it, as a user would.
@@ -86,7 +93,7 @@ def test_step1_owner_completes_onboarding_in_the_browser(step: World) -> None:
     haapi.drop_onboarding_entries(step.api)
     page.wait_for_timeout(1500)  # confirming the HTTP config reloads the frontend
     page.goto(base + "/", wait_until="load")
-    page.locator("ha-sidebar").wait_for(state="visible", timeout=30_000)
+    page.locator("ha-sidebar").wait_for(state="visible")
     page.get_by_text("Welcome Developer").wait_for(state="visible")
     step.screens.shot("step1-home", settle_ms=1500)  # the loading screen fades out
 
@@ -98,7 +105,7 @@ def test_step2_discovered_device_is_added_with_its_password(step: World) -> None
     page = step.page
     page.goto(step.hass.url + "/config/integrations/dashboard", wait_until="load")
     card = page.locator("ha-config-flow-card").filter(has_text=DEVICE)
-    card.wait_for(timeout=60_000)  # mDNS discovery needs a few seconds after HA starts
+    card.wait_for(timeout=DISCOVERY * 1000)  # mDNS discovery needs a few seconds after HA starts
     page.get_by_text("Discovered").first.wait_for()
     step.screens.shot("step2-discovered")
     card.get_by_role("button", name="Add").click()
@@ -108,7 +115,7 @@ def test_step2_discovered_device_is_added_with_its_password(step: World) -> None
     step.screens.shot("step2-password")
     dialog.get_by_role("button", name="Submit").click()
     finish = dialog.get_by_role("button", name=re.compile(r"finish", re.IGNORECASE))
-    finish.wait_for(timeout=30_000)
+    finish.wait_for()
     # "Name and assign" lists both devices: the gateway and the meter behind it
     names = dialog.locator("input").evaluate_all("(els) => els.map((e) => e.value)")
     assert DEVICE in names, names
@@ -134,7 +141,7 @@ def test_step3_device_page_shows_live_power_changing(step: World) -> None:
     later = wait_for(
         f"Power import to change from {first}",
         lambda: (v := entity_row_value(page, "Power import")) != first and v,
-        timeout=20,
+        timeout=LIVE_CHANGE,
     )
     step.screens.shot("step3-device-power-changed")
     assert later != first
