@@ -15,7 +15,13 @@ import time
 from typing import Any
 import urllib.request
 
-from playwright.sync_api import BrowserContext, Page, Playwright, expect
+from playwright.sync_api import (
+    BrowserContext,
+    Page,
+    Playwright,
+    TimeoutError as PlaywrightTimeoutError,
+    expect,
+)
 
 from scripts.devtools.hass import REPO
 
@@ -159,6 +165,21 @@ def launch_chromium(pw: Playwright) -> tuple[BrowserContext, Page]:
     expect.set_options(timeout=UI_WAIT * 1000)
     page = ctx.pages[0] if ctx.pages else ctx.new_page()
     return ctx, page
+
+
+def wait_dialog_closed(page: Page, what: str) -> None:
+    """Wait until HA has closed the dialog `what` and popped the history entry it pushed for it.
+
+    HA's frontend pushes a history entry when it opens a dialog, and calls history.back() once
+    the dialog has finished closing (after its animation).  A page.goto() before that is undone
+    by the late back(): on a busy machine step 6 landed on step 5's integration page instead of
+    the action page, and waited there for an `ha-service-picker` that never came.
+    """
+    try:
+        page.wait_for_function("() => !window.history.state?.dialog", polling=100)
+    except PlaywrightTimeoutError as err:
+        msg = f"{what} to close (its history entry popped): not within {UI_WAIT:.0f} s"
+        raise TimeoutError(msg) from err
 
 
 class Screens:

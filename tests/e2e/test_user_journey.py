@@ -24,6 +24,7 @@ from .harness import (
     STEP_LIMIT,
     EmulatorAdmin,
     entity_row_value,
+    wait_dialog_closed,
     wait_for,
 )
 
@@ -86,12 +87,12 @@ def test_step1_owner_completes_onboarding_in_the_browser(step: World) -> None:
         step.screens.shot("step1-confirm-http-config")
         page.get_by_role("button", name="Confirm", exact=True).click()
         http_dialog.wait_for(state="hidden")
+        wait_dialog_closed(page, "the HTTP configuration dialog")
     # The test's own API session, as the user just created (the password is the proof).
     step.api = haapi.onboard(step.hass.url)
     # Onboarding set up met.no, radio browser, google translate and a shopping list: they need
     # the internet, which the namespace does not have; remove them so the pages show our device.
     haapi.drop_onboarding_entries(step.api)
-    page.wait_for_timeout(1500)  # confirming the HTTP config reloads the frontend
     page.goto(base + "/", wait_until="load")
     page.locator("ha-sidebar").wait_for(state="visible")
     page.get_by_text("Welcome Developer").wait_for(state="visible")
@@ -122,6 +123,7 @@ def test_step2_discovered_device_is_added_with_its_password(step: World) -> None
     assert METER in names, names
     step.screens.shot("step2-added")
     finish.click()
+    wait_dialog_closed(page, "the add-device dialog")
     assert step.api is not None
     entries = step.api.entries("whatwatt")
     assert [(e["title"], e["state"]) for e in entries] == [(DEVICE, "loaded")], entries
@@ -173,6 +175,7 @@ def test_step4_options_flow_sends_only_the_changed_fields(step: World) -> None:
     dialog.get_by_text("Options successfully saved").wait_for()
     step.screens.shot("step4-options-saved")
     dialog.get_by_role("button", name="Finish").click()
+    wait_dialog_closed(page, "the options dialog")
     writes = [r for r in admin.requests() if r["method"] in ("PUT", "POST")]
     assert len(writes) == 1, f"expected one write, the emulator saw {writes}"
     (put,) = writes
@@ -203,6 +206,7 @@ def test_step5_invalid_encryption_key_shows_field_error_and_sends_nothing(step: 
     dialog.get_by_role("button", name="Close").or_(
         dialog.locator("ha-icon-button").first
     ).first.click()
+    wait_dialog_closed(page, "the options dialog")
 
 
 def test_step6_get_meter_settings_action_shows_the_response(step: World) -> None:
