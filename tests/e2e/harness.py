@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 import json
 import os
@@ -167,6 +168,15 @@ def launch_chromium(pw: Playwright) -> tuple[BrowserContext, Page]:
     return ctx, page
 
 
+@contextmanager
+def waiting_for(what: str) -> Iterator[None]:
+    """Turn a Playwright timeout in the block into a TimeoutError that names `what`."""
+    try:
+        yield
+    except PlaywrightTimeoutError as err:
+        raise TimeoutError(f"{what}: {err.message.splitlines()[0]}") from err
+
+
 def wait_dialog_closed(page: Page, what: str) -> None:
     """Wait until HA has closed the dialog `what` and popped the history entry it pushed for it.
 
@@ -175,11 +185,8 @@ def wait_dialog_closed(page: Page, what: str) -> None:
     by the late back(): on a busy machine step 6 landed on step 5's integration page instead of
     the action page, and waited there for an `ha-service-picker` that never came.
     """
-    try:
+    with waiting_for(f"{what} to close (its history entry popped)"):
         page.wait_for_function("() => !window.history.state?.dialog", polling=100)
-    except PlaywrightTimeoutError as err:
-        msg = f"{what} to close (its history entry popped): not within {UI_WAIT:.0f} s"
-        raise TimeoutError(msg) from err
 
 
 class Screens:

@@ -13,8 +13,6 @@ import pytest
 
 pytest.importorskip("playwright.sync_api", reason="e2e needs Playwright (scripts/setup-e2e)")
 
-from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
-
 from scripts.devtools import haapi
 
 from .conftest import World
@@ -26,6 +24,7 @@ from .harness import (
     entity_row_value,
     wait_dialog_closed,
     wait_for,
+    waiting_for,
 )
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(STEP_LIMIT)]
@@ -70,26 +69,33 @@ def test_step1_owner_completes_onboarding_in_the_browser(step: World) -> None:
         next_or_finish.or_(page.locator("ha-sidebar")).first.wait_for()
         if "/onboarding" not in page.url:
             break
-        page.wait_for_timeout(700)  # let the step's page settle (map tiles, fade-in)
         step.screens.shot(f"step1-onboarding-page{number}")
-        next_or_finish.first.click()
-        page.wait_for_timeout(500)
+        leaves = page.get_by_role("button", name="Finish").is_visible()  # the last page
+        button = next_or_finish.first.element_handle()
+        button.click()
+        # on to the next page only once this one has gone (its button with it), so that a slow
+        # page is never photographed or clicked twice
+        with waiting_for(f"onboarding page {number} to give way to the next"):
+            if leaves:
+                page.wait_for_url(lambda url: "/onboarding" not in url)
+            else:
+                button.wait_for_element_state("hidden")
     page.locator("ha-sidebar").wait_for(state="visible")
     assert "/onboarding" not in page.url, page.url
+    # The test's own API session, as the user just created (the password is the proof).
+    step.api = haapi.login(base)
     # HA moved configuration.yaml's `http:` into its storage as a change to confirm (it would
-    # revert it and restart after 5 minutes otherwise): the owner confirms it, as a user would.
-    http_dialog = page.get_by_text("Confirm new HTTP server configuration")
-    try:
-        http_dialog.wait_for(timeout=8_000)
-    except PlaywrightTimeoutError:
-        pass
-    else:
+    # revert it and restart after 5 minutes otherwise).  The frontend asks HA for it once it
+    # has started, and shows a dialog if a change is pending (and has not failed): ask HA the
+    # same, then the owner confirms it in that dialog, as a user would.
+    (http_config,) = step.api.ws({"type": "http/config"})
+    if (pending := http_config.get("pending")) and not pending.get("error"):
+        http_dialog = page.get_by_text("Confirm new HTTP server configuration")
+        http_dialog.wait_for()
         step.screens.shot("step1-confirm-http-config")
         page.get_by_role("button", name="Confirm", exact=True).click()
         http_dialog.wait_for(state="hidden")
         wait_dialog_closed(page, "the HTTP configuration dialog")
-    # The test's own API session, as the user just created (the password is the proof).
-    step.api = haapi.onboard(step.hass.url)
     # Onboarding set up met.no, radio browser, google translate and a shopping list: they need
     # the internet, which the namespace does not have; remove them so the pages show our device.
     haapi.drop_onboarding_entries(step.api)
