@@ -147,6 +147,6 @@ def step(world: World, request: pytest.FixtureRequest) -> Iterator[World]:
     rep = getattr(request.node, "rep_call", None)
     name = request.node.name.removeprefix("test_")
     if rep is not None and rep.failed:
-        world.screens.shot(f"FAILED-{name}")
+        world.screens.shot(f"FAILED-{name}", settle=False)
     elif rep is not None and rep.passed:
         world.done.add(name.split("_")[0])

@@ -189,6 +189,20 @@ def wait_dialog_closed(page: Page, what: str) -> None:
         page.wait_for_function("() => !window.history.state?.dialog", polling=100)
 
 
+# True once the page is still: HA's launch screen gone (it covers the app until it has loaded,
+# then fades out) and no finite animation (fade, slide, ripple) running, shadow roots included
+# (document.getAnimations() does not look into them).  Endless ones (spinners) do not count.
+_SETTLED_JS = """() => {
+  if (document.getElementById("ha-launch-screen")) return false;
+  const roots = [document];
+  for (let i = 0; i < roots.length; i++) {
+    for (const el of roots[i].querySelectorAll("*")) if (el.shadowRoot) roots.push(el.shadowRoot);
+  }
+  return roots.every((root) => root.getAnimations().every((a) =>
+    a.playState !== "running" || !Number.isFinite(a.effect?.getComputedTiming().endTime)));
+}"""
+
+
 class Screens:
     """Numbered PNG screenshots in artifacts/e2e/."""
 
@@ -197,9 +211,15 @@ class Screens:
         self.page = page
         self.taken: list[Path] = []
 
-    def shot(self, name: str, settle_ms: int = 400) -> Path:
-        """Save a screenshot named `NN-name.png` (after fade-in/out animations); return it."""
-        self.page.wait_for_timeout(settle_ms)
+    def shot(self, name: str, *, settle: bool = True) -> Path:
+        """Save a screenshot named `NN-name.png` and return it.
+
+        With `settle`, once the page is still (launch screen gone, fades and slides ended);
+        without (failure screenshots), at once, whatever state the page is in.
+        """
+        if settle:
+            with waiting_for(f"the page to be still for screenshot {name!r}"):
+                self.page.wait_for_function(_SETTLED_JS, polling=100)
         path = ARTIFACTS / f"{len(self.taken) + 1:02d}-{re.sub(r'[^\w.-]+', '-', name)}.png"
         self.page.screenshot(path=str(path))
         self.taken.append(path)

@@ -102,7 +102,7 @@ def test_step1_owner_completes_onboarding_in_the_browser(step: World) -> None:
     page.goto(base + "/", wait_until="load")
     page.locator("ha-sidebar").wait_for(state="visible")
     page.get_by_text("Welcome Developer").wait_for(state="visible")
-    step.screens.shot("step1-home", settle_ms=1500)  # the loading screen fades out
+    step.screens.shot("step1-home")
 
 
 def test_step2_discovered_device_is_added_with_its_password(step: World) -> None:
