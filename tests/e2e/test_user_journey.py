@@ -123,10 +123,16 @@ def test_step2_discovered_device_is_added_with_its_password(step: World) -> None
     dialog.get_by_role("button", name="Submit").click()
     finish = dialog.get_by_role("button", name=re.compile(r"finish", re.IGNORECASE))
     finish.wait_for()
-    # "Name and assign" lists both devices: the gateway and the meter behind it
-    names = dialog.locator("input").evaluate_all("(els) => els.map((e) => e.value)")
-    assert DEVICE in names, names
-    assert METER in names, names
+
+    def both_devices_listed() -> bool:
+        # "Name and assign" lists both devices: the gateway and the meter behind it
+        names = dialog.locator("input").evaluate_all("(els) => els.map((e) => e.value)")
+        assert DEVICE in names, names
+        assert METER in names, names
+        return True
+
+    # the list fills in as the device registry reaches the frontend, after Finish shows
+    wait_for("both devices listed to name and assign", both_devices_listed)
     step.screens.shot("step2-added")
     finish.click()
     wait_dialog_closed(page, "the add-device dialog")
