@@ -96,6 +96,7 @@ def world() -> Iterator[World]:
         EmulatorProcess,
         Screens,
         clean_artifacts,
+        close_chromium,
         launch_chromium,
     )
 
@@ -129,7 +130,7 @@ def world() -> Iterator[World]:
             yield world
     finally:
         if ctx is not None:
-            ctx.close()
+            close_chromium(ctx)
         if pw is not None:
             pw.stop()
         if emulator is not None:

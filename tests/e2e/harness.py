@@ -28,6 +28,10 @@ from scripts.devtools.hass import REPO
 
 ARTIFACTS = REPO / "artifacts" / "e2e"
 CHROMIUM = "/usr/bin/chromium"
+# WW_E2E_TRACE=1: a Playwright trace (each action's start, end and call log, DOM snapshots,
+# console, network) in artifacts/e2e/trace.zip; `playwright show-trace` opens it.  What to
+# look at when a step is slow or times out on some machine.
+TRACE = os.environ.get("WW_E2E_TRACE") == "1"
 CHROMIUM_ARGS = [
     "--no-sandbox",  # root in CI
     "--disable-gpu",
@@ -164,8 +168,17 @@ def launch_chromium(pw: Playwright) -> tuple[BrowserContext, Page]:
     ctx.set_default_timeout(UI_WAIT * 1000)
     ctx.set_default_navigation_timeout(UI_WAIT * 1000)
     expect.set_options(timeout=UI_WAIT * 1000)
+    if TRACE:
+        ctx.tracing.start(snapshots=True)
     page = ctx.pages[0] if ctx.pages else ctx.new_page()
     return ctx, page
+
+
+def close_chromium(ctx: BrowserContext) -> None:
+    """Close the browser; with WW_E2E_TRACE=1 save the Playwright trace first."""
+    if TRACE:
+        ctx.tracing.stop(path=str(ARTIFACTS / "trace.zip"))
+    ctx.close()
 
 
 @contextmanager
