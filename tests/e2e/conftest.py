@@ -105,6 +105,7 @@ def world() -> Iterator[World]:
     lab.down()  # leftovers of an interrupted run
     lab.up()
     config = Path(tempfile.mkdtemp(prefix="e2e-ha-config-"))
+    profile = Path(tempfile.mkdtemp(prefix="e2e-chromium-"))
     write_config(config, port=8123, discovery=True)
     set_network_adapters(config, ["veth-ha"])
     link_custom_components(config)
@@ -125,7 +126,7 @@ def world() -> Iterator[World]:
             hass.wait_http(timeout=HA_START)
             hass.wait_log("Home Assistant initialized in", timeout=HA_START)
             pw = sync_playwright().start()
-            ctx, page = launch_chromium(pw)
+            ctx, page = launch_chromium(pw, profile)
             world = World(hass, emulator, emulator_error, page, Screens(page))
             yield world
     finally:
@@ -139,6 +140,7 @@ def world() -> Iterator[World]:
         shutil.copy(hass.log_file, ARTIFACTS / "hass.log") if hass.log_file.exists() else None
         lab.down()
         shutil.rmtree(config, ignore_errors=True)
+        shutil.rmtree(profile, ignore_errors=True)
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ from pathlib import Path
 import re
 import subprocess
 import sys
-import tempfile
 import time
 from typing import Any
 import urllib.request
@@ -151,9 +150,8 @@ class EmulatorProcess:
                 self.proc.wait(5)
 
 
-def launch_chromium(pw: Playwright) -> tuple[BrowserContext, Page]:
-    """Debian's Chromium, headless, fresh profile (a persistent context in a temp dir)."""
-    profile = tempfile.mkdtemp(prefix="e2e-chromium-")
+def launch_chromium(pw: Playwright, profile: Path) -> tuple[BrowserContext, Page]:
+    """Debian's Chromium, headless, with a fresh profile in `profile` (a persistent context)."""
     ctx = pw.chromium.launch_persistent_context(
         profile,
         executable_path=CHROMIUM,
