@@ -130,6 +130,22 @@ def _login_flow(base: str, client_id: str, user: str, password: str) -> str:
     return str(res["result"])
 
 
+def _session(base: str, client_id: str, code: str) -> Session:
+    tok = request(
+        "POST",
+        base + "/auth/token",
+        {"grant_type": "authorization_code", "code": code, "client_id": client_id},
+        form=True,
+    )
+    return Session(base, tok["access_token"], tok["refresh_token"])
+
+
+def login(base: str, user: str = DEV_USER, password: str = DEV_PASSWORD) -> Session:
+    """Log in to an onboarded instance and return a Session; change nothing (unlike onboard)."""
+    client_id = base + "/"
+    return _session(base, client_id, _login_flow(base, client_id, user, password))
+
+
 def onboard(base: str, user: str = DEV_USER, password: str = DEV_PASSWORD) -> Session:
     """Onboard a fresh instance (owner `user`), or log in to an onboarded one; return a Session.
 
@@ -153,13 +169,7 @@ def onboard(base: str, user: str = DEV_USER, password: str = DEV_PASSWORD) -> Se
         )["auth_code"]
     else:
         code = _login_flow(base, client_id, user, password)
-    tok = request(
-        "POST",
-        base + "/auth/token",
-        {"grant_type": "authorization_code", "code": code, "client_id": client_id},
-        form=True,
-    )
-    s = Session(base, tok["access_token"], tok["refresh_token"])
+    s = _session(base, client_id, code)
     fresh = not steps.get("core_config", True)
     if fresh:
         s.post("/api/onboarding/core_config")

@@ -92,9 +92,11 @@ def world() -> Iterator[World]:
 
     from .harness import (  # noqa: PLC0415
         ARTIFACTS,
+        HA_START,
         EmulatorProcess,
         Screens,
         clean_artifacts,
+        close_chromium,
         launch_chromium,
     )
 
@@ -103,6 +105,7 @@ def world() -> Iterator[World]:
     lab.down()  # leftovers of an interrupted run
     lab.up()
     config = Path(tempfile.mkdtemp(prefix="e2e-ha-config-"))
+    profile = Path(tempfile.mkdtemp(prefix="e2e-chromium-"))
     write_config(config, port=8123, discovery=True)
     set_network_adapters(config, ["veth-ha"])
     link_custom_components(config)
@@ -120,15 +123,15 @@ def world() -> Iterator[World]:
                 emulator.stop()
                 emulator = None
             hass.start()
-            hass.wait_http(timeout=180)
-            hass.wait_log("Home Assistant initialized in", timeout=180)
+            hass.wait_http(timeout=HA_START)
+            hass.wait_log("Home Assistant initialized in", timeout=HA_START)
             pw = sync_playwright().start()
-            ctx, page = launch_chromium(pw)
+            ctx, page = launch_chromium(pw, profile)
             world = World(hass, emulator, emulator_error, page, Screens(page))
             yield world
     finally:
         if ctx is not None:
-            ctx.close()
+            close_chromium(ctx)
         if pw is not None:
             pw.stop()
         if emulator is not None:
@@ -137,6 +140,7 @@ def world() -> Iterator[World]:
         shutil.copy(hass.log_file, ARTIFACTS / "hass.log") if hass.log_file.exists() else None
         lab.down()
         shutil.rmtree(config, ignore_errors=True)
+        shutil.rmtree(profile, ignore_errors=True)
 
 
 @pytest.fixture
@@ -146,6 +150,6 @@ def step(world: World, request: pytest.FixtureRequest) -> Iterator[World]:
     rep = getattr(request.node, "rep_call", None)
     name = request.node.name.removeprefix("test_")
     if rep is not None and rep.failed:
-        world.screens.shot(f"FAILED-{name}")
+        world.screens.shot(f"FAILED-{name}", settle=False)
     elif rep is not None and rep.passed:
         world.done.add(name.split("_")[0])

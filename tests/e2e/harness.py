@@ -2,24 +2,35 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 import json
+import os
 from pathlib import Path
 import re
 import subprocess
 import sys
-import tempfile
 import time
 from typing import Any
 import urllib.request
 
-from playwright.sync_api import BrowserContext, Page, Playwright
+from playwright.sync_api import (
+    BrowserContext,
+    Page,
+    Playwright,
+    TimeoutError as PlaywrightTimeoutError,
+    expect,
+)
 
 from scripts.devtools.hass import REPO
 
 ARTIFACTS = REPO / "artifacts" / "e2e"
 CHROMIUM = "/usr/bin/chromium"
+# WW_E2E_TRACE=1: a Playwright trace (each action's start, end and call log, DOM snapshots,
+# console, network) in artifacts/e2e/trace.zip; `playwright show-trace` opens it.  What to
+# look at when a step is slow or times out on some machine.
+TRACE = os.environ.get("WW_E2E_TRACE") == "1"
 CHROMIUM_ARGS = [
     "--no-sandbox",  # root in CI
     "--disable-gpu",
@@ -33,8 +44,37 @@ CHROMIUM_ARGS = [
 ]
 
 
+# --- how long to wait -----------------------------------------------------------------------------
+# The suite only ever waits for a condition (an element, a URL, an HTTP answer, a log line), never
+# for a fixed time; these are the limits of those waits.  They are generous on purpose: a healthy
+# run under two busy loops on a 2-core machine needs a small fraction of each (slowest browser
+# action seen there: about 5 s; Home Assistant up: about 50 s), and a limit only costs time when
+# something is broken.  WW_E2E_TIMEOUT_SCALE multiplies them all (e.g. 3 on a very slow machine).
+
+
+def _scale() -> float:
+    raw = os.environ.get("WW_E2E_TIMEOUT_SCALE") or "1"
+    try:
+        value = float(raw)
+    except ValueError:
+        value = 0.0
+    if not value > 0:
+        raise ValueError(f"WW_E2E_TIMEOUT_SCALE must be a positive number, not {raw!r}")
+    return value
+
+
+SCALE = _scale()
+# all in seconds
+UI_WAIT = 60.0 * SCALE  # any one browser action or wait, navigations included
+HA_START = 300.0 * SCALE  # Home Assistant answering HTTP, then logging "initialized" (each)
+EMULATOR_START = 60.0 * SCALE  # the emulator's HTTP server answering
+DISCOVERY = 120.0 * SCALE  # the device found over mDNS and shown under "Discovered"
+LIVE_CHANGE = 60.0 * SCALE  # a live reading to change (the emulator reports every second)
+STEP_LIMIT = 900.0 * SCALE  # pytest-timeout per step, session set-up included: hangs only
+
+
 def wait_for[T](
-    what: str, probe: Callable[[], T | None], timeout: float = 30.0, every: float = 0.5
+    what: str, probe: Callable[[], T | None], timeout: float = UI_WAIT, every: float = 0.5
 ) -> T:
     """Call `probe` until it returns something truthy; raise TimeoutError naming `what`."""
     deadline = time.monotonic() + timeout
@@ -50,7 +90,7 @@ def wait_for[T](
     raise TimeoutError(f"{what}: not within {timeout} s{detail}")
 
 
-def http_json(url: str, method: str = "GET", data: Any = None, timeout: float = 10.0) -> Any:
+def http_json(url: str, method: str = "GET", data: Any = None, timeout: float = UI_WAIT) -> Any:
     """Plain HTTP JSON request (no auth)."""
     body = json.dumps(data).encode() if data is not None else None
     headers = {"Content-Type": "application/json"} if body else {}
@@ -86,7 +126,7 @@ class EmulatorProcess:
                 cmd, cwd=REPO, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                 start_new_session=True,
             )  # fmt: skip
-        wait_for("the emulator's HTTP server", self._answers, timeout=30)
+        wait_for("the emulator's HTTP server", self._answers, timeout=EMULATOR_START)
 
     def _answers(self) -> bool:
         if self.proc is None or self.proc.poll() is not None:
@@ -110,9 +150,8 @@ class EmulatorProcess:
                 self.proc.wait(5)
 
 
-def launch_chromium(pw: Playwright) -> tuple[BrowserContext, Page]:
-    """Debian's Chromium, headless, fresh profile (a persistent context in a temp dir)."""
-    profile = tempfile.mkdtemp(prefix="e2e-chromium-")
+def launch_chromium(pw: Playwright, profile: Path) -> tuple[BrowserContext, Page]:
+    """Debian's Chromium, headless, with a fresh profile in `profile` (a persistent context)."""
     ctx = pw.chromium.launch_persistent_context(
         profile,
         executable_path=CHROMIUM,
@@ -121,10 +160,58 @@ def launch_chromium(pw: Playwright) -> tuple[BrowserContext, Page]:
         viewport={"width": 1400, "height": 900},
         locale="en-US",
         timezone_id="Europe/Zurich",
+        timeout=UI_WAIT * 1000,
     )
-    ctx.set_default_timeout(20_000)
+    # every Playwright wait (locators, clicks, navigations, screenshots) unless a step says more
+    ctx.set_default_timeout(UI_WAIT * 1000)
+    ctx.set_default_navigation_timeout(UI_WAIT * 1000)
+    expect.set_options(timeout=UI_WAIT * 1000)
+    if TRACE:
+        ctx.tracing.start(snapshots=True)
     page = ctx.pages[0] if ctx.pages else ctx.new_page()
     return ctx, page
+
+
+def close_chromium(ctx: BrowserContext) -> None:
+    """Close the browser; with WW_E2E_TRACE=1 save the Playwright trace first."""
+    if TRACE:
+        ctx.tracing.stop(path=str(ARTIFACTS / "trace.zip"))
+    ctx.close()
+
+
+@contextmanager
+def waiting_for(what: str) -> Iterator[None]:
+    """Turn a Playwright timeout in the block into a TimeoutError that names `what`."""
+    try:
+        yield
+    except PlaywrightTimeoutError as err:
+        raise TimeoutError(f"{what}: {err.message.splitlines()[0]}") from err
+
+
+def wait_dialog_closed(page: Page, what: str) -> None:
+    """Wait until HA has closed the dialog `what` and popped the history entry it pushed for it.
+
+    HA's frontend pushes a history entry when it opens a dialog, and calls history.back() once
+    the dialog has finished closing (after its animation).  A page.goto() before that is undone
+    by the late back(): on a busy machine step 6 landed on step 5's integration page instead of
+    the action page, and waited there for an `ha-service-picker` that never came.
+    """
+    with waiting_for(f"{what} to close (its history entry popped)"):
+        page.wait_for_function("() => !window.history.state?.dialog", polling=100)
+
+
+# True once the page is still: HA's launch screen gone (it covers the app until it has loaded,
+# then fades out) and no finite animation (fade, slide, ripple) running, shadow roots included
+# (document.getAnimations() does not look into them).  Endless ones (spinners) do not count.
+_SETTLED_JS = """() => {
+  if (document.getElementById("ha-launch-screen")) return false;
+  const roots = [document];
+  for (let i = 0; i < roots.length; i++) {
+    for (const el of roots[i].querySelectorAll("*")) if (el.shadowRoot) roots.push(el.shadowRoot);
+  }
+  return roots.every((root) => root.getAnimations().every((a) =>
+    a.playState !== "running" || !Number.isFinite(a.effect?.getComputedTiming().endTime)));
+}"""
 
 
 class Screens:
@@ -135,9 +222,15 @@ class Screens:
         self.page = page
         self.taken: list[Path] = []
 
-    def shot(self, name: str, settle_ms: int = 400) -> Path:
-        """Save a screenshot named `NN-name.png` (after fade-in/out animations); return it."""
-        self.page.wait_for_timeout(settle_ms)
+    def shot(self, name: str, *, settle: bool = True) -> Path:
+        """Save a screenshot named `NN-name.png` and return it.
+
+        With `settle`, once the page is still (launch screen gone, fades and slides ended);
+        without (failure screenshots), at once, whatever state the page is in.
+        """
+        if settle:
+            with waiting_for(f"the page to be still for screenshot {name!r}"):
+                self.page.wait_for_function(_SETTLED_JS, polling=100)
         path = ARTIFACTS / f"{len(self.taken) + 1:02d}-{re.sub(r'[^\w.-]+', '-', name)}.png"
         self.page.screenshot(path=str(path))
         self.taken.append(path)

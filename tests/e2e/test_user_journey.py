@@ -13,14 +13,21 @@ import pytest
 
 pytest.importorskip("playwright.sync_api", reason="e2e needs Playwright (scripts/setup-e2e)")
 
-from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
-
 from scripts.devtools import haapi
 
 from .conftest import World
-from .harness import EmulatorAdmin, entity_row_value, wait_for
+from .harness import (
+    DISCOVERY,
+    LIVE_CHANGE,
+    STEP_LIMIT,
+    EmulatorAdmin,
+    entity_row_value,
+    wait_dialog_closed,
+    wait_for,
+    waiting_for,
+)
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(STEP_LIMIT)]
 
 DEVICE = "whatwatt Go 9F8124"  # the emulator's default device id A842E39F8124
 METER = f"{DEVICE} meter"
@@ -59,36 +66,43 @@ def test_step1_owner_completes_onboarding_in_the_browser(step: World) -> None:
     # then: home location, country, analytics ("Next" each, defaults kept), "All set" (Finish)
     next_or_finish = page.get_by_role("button", name=re.compile(r"^(Next|Finish)$"))
     for number in range(1, 9):
-        next_or_finish.or_(page.locator("ha-sidebar")).first.wait_for(timeout=30_000)
+        next_or_finish.or_(page.locator("ha-sidebar")).first.wait_for()
         if "/onboarding" not in page.url:
             break
-        page.wait_for_timeout(700)  # let the step's page settle (map tiles, fade-in)
         step.screens.shot(f"step1-onboarding-page{number}")
-        next_or_finish.first.click()
-        page.wait_for_timeout(500)
-    page.locator("ha-sidebar").wait_for(state="visible", timeout=30_000)
+        leaves = page.get_by_role("button", name="Finish").is_visible()  # the last page
+        button = next_or_finish.first.element_handle()
+        button.click()
+        # on to the next page only once this one has gone (its button with it), so that a slow
+        # page is never photographed or clicked twice
+        with waiting_for(f"onboarding page {number} to give way to the next"):
+            if leaves:
+                page.wait_for_url(lambda url: "/onboarding" not in url)
+            else:
+                button.wait_for_element_state("hidden")
+    page.locator("ha-sidebar").wait_for(state="visible")
     assert "/onboarding" not in page.url, page.url
+    # The test's own API session, as the user just created (the password is the proof).
+    step.api = haapi.login(base)
     # HA moved configuration.yaml's `http:` into its storage as a change to confirm (it would
-    # revert it and restart after 5 minutes otherwise): the owner confirms it, as a user would.
-    http_dialog = page.get_by_text("Confirm new HTTP server configuration")
-    try:
-        http_dialog.wait_for(timeout=8_000)
-    except PlaywrightTimeoutError:
-        pass
-    else:
+    # revert it and restart after 5 minutes otherwise).  The frontend asks HA for it once it
+    # has started, and shows a dialog if a change is pending (and has not failed): ask HA the
+    # same, then the owner confirms it in that dialog, as a user would.
+    (http_config,) = step.api.ws({"type": "http/config"})
+    if (pending := http_config.get("pending")) and not pending.get("error"):
+        http_dialog = page.get_by_text("Confirm new HTTP server configuration")
+        http_dialog.wait_for()
         step.screens.shot("step1-confirm-http-config")
         page.get_by_role("button", name="Confirm", exact=True).click()
         http_dialog.wait_for(state="hidden")
-    # The test's own API session, as the user just created (the password is the proof).
-    step.api = haapi.onboard(step.hass.url)
+        wait_dialog_closed(page, "the HTTP configuration dialog")
     # Onboarding set up met.no, radio browser, google translate and a shopping list: they need
     # the internet, which the namespace does not have; remove them so the pages show our device.
     haapi.drop_onboarding_entries(step.api)
-    page.wait_for_timeout(1500)  # confirming the HTTP config reloads the frontend
     page.goto(base + "/", wait_until="load")
-    page.locator("ha-sidebar").wait_for(state="visible", timeout=30_000)
+    page.locator("ha-sidebar").wait_for(state="visible")
     page.get_by_text("Welcome Developer").wait_for(state="visible")
-    step.screens.shot("step1-home", settle_ms=1500)  # the loading screen fades out
+    step.screens.shot("step1-home")
 
 
 def test_step2_discovered_device_is_added_with_its_password(step: World) -> None:
@@ -98,7 +112,7 @@ def test_step2_discovered_device_is_added_with_its_password(step: World) -> None
     page = step.page
     page.goto(step.hass.url + "/config/integrations/dashboard", wait_until="load")
     card = page.locator("ha-config-flow-card").filter(has_text=DEVICE)
-    card.wait_for(timeout=60_000)  # mDNS discovery needs a few seconds after HA starts
+    card.wait_for(timeout=DISCOVERY * 1000)  # mDNS discovery needs a few seconds after HA starts
     page.get_by_text("Discovered").first.wait_for()
     step.screens.shot("step2-discovered")
     card.get_by_role("button", name="Add").click()
@@ -108,13 +122,20 @@ def test_step2_discovered_device_is_added_with_its_password(step: World) -> None
     step.screens.shot("step2-password")
     dialog.get_by_role("button", name="Submit").click()
     finish = dialog.get_by_role("button", name=re.compile(r"finish", re.IGNORECASE))
-    finish.wait_for(timeout=30_000)
-    # "Name and assign" lists both devices: the gateway and the meter behind it
-    names = dialog.locator("input").evaluate_all("(els) => els.map((e) => e.value)")
-    assert DEVICE in names, names
-    assert METER in names, names
+    finish.wait_for()
+
+    def both_devices_listed() -> bool:
+        # "Name and assign" lists both devices: the gateway and the meter behind it
+        names = dialog.locator("input").evaluate_all("(els) => els.map((e) => e.value)")
+        assert DEVICE in names, names
+        assert METER in names, names
+        return True
+
+    # the list fills in as the device registry reaches the frontend, after Finish shows
+    wait_for("both devices listed to name and assign", both_devices_listed)
     step.screens.shot("step2-added")
     finish.click()
+    wait_dialog_closed(page, "the add-device dialog")
     assert step.api is not None
     entries = step.api.entries("whatwatt")
     assert [(e["title"], e["state"]) for e in entries] == [(DEVICE, "loaded")], entries
@@ -134,7 +155,7 @@ def test_step3_device_page_shows_live_power_changing(step: World) -> None:
     later = wait_for(
         f"Power import to change from {first}",
         lambda: (v := entity_row_value(page, "Power import")) != first and v,
-        timeout=20,
+        timeout=LIVE_CHANGE,
     )
     step.screens.shot("step3-device-power-changed")
     assert later != first
@@ -166,6 +187,7 @@ def test_step4_options_flow_sends_only_the_changed_fields(step: World) -> None:
     dialog.get_by_text("Options successfully saved").wait_for()
     step.screens.shot("step4-options-saved")
     dialog.get_by_role("button", name="Finish").click()
+    wait_dialog_closed(page, "the options dialog")
     writes = [r for r in admin.requests() if r["method"] in ("PUT", "POST")]
     assert len(writes) == 1, f"expected one write, the emulator saw {writes}"
     (put,) = writes
@@ -196,6 +218,7 @@ def test_step5_invalid_encryption_key_shows_field_error_and_sends_nothing(step: 
     dialog.get_by_role("button", name="Close").or_(
         dialog.locator("ha-icon-button").first
     ).first.click()
+    wait_dialog_closed(page, "the options dialog")
 
 
 def test_step6_get_meter_settings_action_shows_the_response(step: World) -> None:
