@@ -1,7 +1,9 @@
 """Live events through a real Home Assistant.
 
 1. report -> state latency and lost/duplicated events (10 000 numbered events);
-6. HA CPU per 1000 events with the recorder on (sqlite file), and memory growth over them.
+6. HA CPU per 1000 events with the recorder on (sqlite file), and memory growth over them;
+   the recorder rows those events wrote, scaled to a day at one meter report per second;
+   6b: what-if (a user's recorder exclusion).
 The device runs in a child process (bench.emitter): this process's CPU time is HA's alone.
 """
 
@@ -32,6 +34,8 @@ from .harness import (
     emitter,
     entity_id,
     percentile,
+    recorded_rows,
+    recorder_committed,
     rss_bytes,
     thread_cpu,
 )
@@ -43,6 +47,10 @@ INTERVAL = float(os.environ.get("BENCH_INTERVAL", "0.005"))
 LATENCY_P99_TARGET_MS = 20.0
 CPU_TARGET_S = 2.0
 VENDOR_MQTT_CPU_S = 4.1
+DAY_S = 86_400
+VENDOR_STATES_PER_MESSAGE = 16
+"""The vendor's MQTT integration: 27 always-on sensors, 16 of them get a state per message."""
+VENDOR_ROWS_PER_DAY = VENDOR_STATES_PER_MESSAGE * DAY_S
 
 
 @pytest.fixture
@@ -72,10 +80,25 @@ class LiveRun:
     rss_growth: int
     gc_pauses_ms: list[float] = field(default_factory=list)
     threads: dict[str, float] = field(default_factory=dict)
+    sensors: int = 0
+    """Sensors of the device with a state (the enabled ones)."""
+    rows: dict[str, int] = field(default_factory=dict)
+    """Recorder ``states`` rows written during the run, per entity (recorder on only)."""
+    load: tuple[float, float] = (0.0, 0.0)
+    """1-minute load average at the start and at the end of the run."""
 
     @property
     def cpu_per_1000(self) -> float:
         return self.cpu_s * 1000 / self.sent
+
+    @property
+    def rows_per_event(self) -> float:
+        return sum(self.rows.values()) / self.sent
+
+    @property
+    def rows_per_day(self) -> float:
+        """At one meter report (one event) per second."""
+        return self.rows_per_event * DAY_S
 
 
 async def _live_run(  # noqa: PLR0915
@@ -97,8 +120,9 @@ async def _live_run(  # noqa: PLR0915
             if e.domain == "sensor"
         }
         await asyncio.sleep(2)  # steady state (the recorder has caught up with setup)
-        if recorder:
+        if recorder:  # the rows of the events before the run are committed outside the run
             await async_recorder_block_till_done(hass)
+            await recorder_committed(hass)
 
         seen: list[tuple[int, float]] = []
         updates: list[int] = []
@@ -145,6 +169,7 @@ async def _live_run(  # noqa: PLR0915
                 gc_pauses.append((time.perf_counter() - gc_start[0]) * 1000)
 
         rss0, cpu0, wall0 = rss_bytes(), cpu_seconds(), time.monotonic()
+        started, load0 = time.time(), os.getloadavg()[0]
         threads0 = thread_cpu()
         profiler = cProfile.Profile() if os.environ.get("BENCH_PROFILE") else None
         if profiler is not None:  # the event loop's share, for analysis
@@ -157,17 +182,21 @@ async def _live_run(  # noqa: PLR0915
         except TimeoutError:
             pass
         await asyncio.sleep(0.2)  # late duplicates would show up here
-        if recorder:
+        if recorder:  # the run's rows are in the database (the last commit is in the run)
             await async_recorder_block_till_done(hass)
+            await recorder_committed(hass)
         gc.callbacks.remove(on_gc)
         cpu1, wall1 = cpu_seconds(), time.monotonic()
         threads1 = thread_cpu()
+        load1 = os.getloadavg()[0]
         if profiler is not None:
             profiler.disable()
             profiler.dump_stats(os.environ["BENCH_PROFILE"])
         rss1 = rss_bytes()
         for unsub in unsubs:
             unsub()
+        states = [s for e in watched if (s := hass.states.get(e)) is not None]
+        rows = await recorded_rows(hass, watched, started) if recorder else {}
 
     sent = len(stamps)
     first: dict[int, float] = {}
@@ -193,6 +222,9 @@ async def _live_run(  # noqa: PLR0915
             for name in threads1
             if threads1[name] - threads0.get(name, 0.0) >= 0.01
         },
+        sensors=len(states),
+        rows={e: n for e, (n, _) in rows.items()},
+        load=(load0, load1),
     )
 
 
@@ -241,37 +273,10 @@ async def test_report_to_state_latency(hass: HomeAssistant, socket_enabled: None
     assert run.sent == EVENTS, "the emulator could not emit every event"
 
 
-@pytest.mark.parametrize(
-    "recorder_config", [RECORD_ALL, RECORD_NO_PHASES], ids=["record-all", "no-phases"]
-)
-async def test_cpu_per_1000_events_with_recorder(
-    hass: HomeAssistant,
-    recorder_config: dict[str, Any],
-    recorder_mock: Any,
-    socket_enabled: None,
-) -> None:
-    """6: HA CPU time per 1000 events with the recorder writing every state change."""
-    run = await _live_run(hass, CPU_EVENTS, recorder=True)
-    if recorder_config is RECORD_NO_PHASES:
-        s = "6b what-if"
-        record(s, "recorder excludes sensor.*_phase_* (user config)", "per-phase rows not stored")
-        record(
-            s,
-            "HA CPU per 1000 events (recorder on, phases excluded)",
-            f"{run.cpu_per_1000:.2f} s",
-            baseline=f"{VENDOR_MQTT_CPU_S} s (vendor MQTT)",
-            ratio=f"{run.cpu_per_1000 / VENDOR_MQTT_CPU_S:.2f}x",
-            target="<= 2 s",
-            met=run.cpu_per_1000 <= CPU_TARGET_S,
-        )
-        record(s, "HA CPU per 1000 events by thread", _by_thread(run))
-        return
-    s = "6 HA CPU"
-    record(s, "events emitted", f"{run.sent} at {run.rate:.0f}/s, recorder on (sqlite file)")
-    record(s, "sensor states changed per event", f"{run.changes_per_event:.1f}")
+def _record_cpu(s: str, label: str, run: LiveRun) -> None:
     record(
         s,
-        "HA CPU per 1000 events (recorder on)",
+        f"HA CPU per 1000 events ({label})",
         f"{run.cpu_per_1000:.2f} s",
         baseline=f"{VENDOR_MQTT_CPU_S} s (vendor MQTT)",
         ratio=f"{run.cpu_per_1000 / VENDOR_MQTT_CPU_S:.2f}x",
@@ -279,8 +284,59 @@ async def test_cpu_per_1000_events_with_recorder(
         met=run.cpu_per_1000 <= CPU_TARGET_S,
     )
     record(s, "HA CPU per 1000 events by thread", _by_thread(run))
+
+
+def _record_rows(s: str, run: LiveRun) -> None:
+    """The recorder rows, measured, scaled to a day at one report per second."""
+    record(
+        s,
+        "recorder state rows per event (measured in the states table)",
+        f"{run.rows_per_event:.2f} ({sum(run.rows.values())} rows / {run.sent} events)",
+    )
+    record(
+        s,
+        "recorder state rows per day at 1 report/s (rows per event x 86400)",
+        f"{run.rows_per_day:,.0f}".replace(",", " "),
+        baseline=f"{VENDOR_ROWS_PER_DAY:,}".replace(",", " ")
+        + f" (vendor: {VENDOR_STATES_PER_MESSAGE} x 86400)",
+        ratio=f"{run.rows_per_day / VENDOR_ROWS_PER_DAY:.2f}x",
+    )
+
+
+def _record_load(s: str, run: LiveRun) -> None:
+    record(s, "load average (1 min) at start / end", f"{run.load[0]:.2f} / {run.load[1]:.2f}")
+
+
+@pytest.mark.parametrize(
+    ("recorder_config", "what_if"),
+    [(RECORD_ALL, None), (RECORD_NO_PHASES, "no-phases")],
+    ids=["record-all", "no-phases"],
+)
+@pytest.mark.usefixtures("socket_enabled")
+async def test_cpu_per_1000_events_with_recorder(
+    hass: HomeAssistant,
+    recorder_config: dict[str, Any],
+    what_if: str | None,
+    recorder_mock: Any,
+) -> None:
+    """6: HA CPU time per 1000 events with the recorder writing every state change."""
+    run = await _live_run(hass, CPU_EVENTS, recorder=True)
+    assert run.sent == CPU_EVENTS, "the emulator could not emit every event"
+    if what_if == "no-phases":
+        s = "6b what-if"
+        record(s, "recorder excludes sensor.*_phase_* (user config)", "per-phase rows not stored")
+        _record_cpu(s, "recorder on, phases excluded", run)
+        _record_rows(s, run)
+        _record_load(s, run)
+        return
+    s = "6 HA CPU"
+    record(s, "events emitted", f"{run.sent} at {run.rate:.0f}/s, recorder on (sqlite file)")
+    record(s, "sensors with a state (default entity set)", f"{run.sensors}")
+    record(s, "sensor states changed per event", f"{run.changes_per_event:.1f}")
+    _record_cpu(s, "recorder on, default set", run)
     record(s, "HA CPU load during the run", f"{run.cpu_s / run.wall_s * 100:.0f} % of one core")
+    _record_rows(s, run)
     record(s, f"RSS growth over {run.sent} events", f"{run.rss_growth / 1024:.0f} KiB")
     _record_latency(s, run, "recorder on", target=False)
     record(s, "lost / duplicated events, recorder on", f"{run.lost} / {run.duplicates}")
-    assert run.sent == CPU_EVENTS, "the emulator could not emit every event"
+    _record_load(s, run)
