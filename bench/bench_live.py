@@ -3,7 +3,8 @@
 1. report -> state latency and lost/duplicated events (10 000 numbered events);
 6. HA CPU per 1000 events with the recorder on (sqlite file), and memory growth over them;
    the recorder rows those events wrote, scaled to a day at one meter report per second;
-   6b: what-if (a user's recorder exclusion).
+   6b/6c: what-ifs (a user's recorder exclusion; the sensors writing every value, unchanged or
+   not, as HA's `last_reported` would need).
 The device runs in a child process (bench.emitter): this process's CPU time is HA's alone.
 """
 
@@ -18,14 +19,23 @@ from pathlib import Path
 import time
 from typing import Any
 
-from homeassistant.const import EVENT_STATE_CHANGED
-from homeassistant.core import Event, EventStateChangedData, HomeAssistant, callback
+from homeassistant.const import EVENT_STATE_CHANGED, EVENT_STATE_REPORTED
+from homeassistant.core import (
+    Event,
+    EventStateChangedData,
+    EventStateReportedData,
+    HomeAssistant,
+    callback,
+)
 from homeassistant.helpers import entity_registry as er
+from homeassistant.helpers.entity_component import DATA_INSTANCES
 from homeassistant.helpers.event import async_track_state_change_event
 import pytest
 from pytest_homeassistant_custom_component.components.recorder.common import (
     async_recorder_block_till_done,
 )
+
+from custom_components.whatwatt.sensor import _WhatwattSensor
 
 from .emitter import SEQ_BASE
 from .harness import (
@@ -82,8 +92,16 @@ class LiveRun:
     threads: dict[str, float] = field(default_factory=dict)
     sensors: int = 0
     """Sensors of the device with a state (the enabled ones)."""
+    unchanged_writes: int = 0
+    """State writes of those sensors that changed nothing (HA's ``state_reported``)."""
+    live_sensors: int = 0
+    """Of those, the sensors of the live coordinator (updated by every event)."""
+    stale: int = 0
+    """Live sensors whose ``last_reported`` is older than the run, at its end."""
     rows: dict[str, int] = field(default_factory=dict)
     """Recorder ``states`` rows written during the run, per entity (recorder on only)."""
+    rows_last_reported: int = 0
+    """Rows of the run whose ``last_reported_ts`` is after their ``last_updated_ts``."""
     load: tuple[float, float] = (0.0, 0.0)
     """1-minute load average at the start and at the end of the run."""
 
@@ -148,6 +166,17 @@ async def _live_run(  # noqa: PLR0915
             if event.data["entity_id"] in watched:
                 changes += 1
 
+        unchanged = 0
+
+        @callback
+        def ours(data: EventStateReportedData) -> bool:
+            return data["entity_id"] in watched
+
+        @callback
+        def on_reported(event: Event[EventStateReportedData]) -> None:
+            nonlocal unchanged
+            unchanged += 1
+
         @callback
         def on_update() -> None:
             data = live.data
@@ -157,6 +186,7 @@ async def _live_run(  # noqa: PLR0915
         unsubs = [
             async_track_state_change_event(hass, [power], on_power),
             hass.bus.async_listen(EVENT_STATE_CHANGED, on_any),
+            hass.bus.async_listen(EVENT_STATE_REPORTED, on_reported, event_filter=ours),
             live.async_add_listener(on_update),
         ]
         gc_pauses: list[float] = []
@@ -196,6 +226,12 @@ async def _live_run(  # noqa: PLR0915
         for unsub in unsubs:
             unsub()
         states = [s for e in watched if (s := hass.states.get(e)) is not None]
+        component = hass.data[DATA_INSTANCES]["sensor"]
+        live_states = [
+            s
+            for s in states
+            if getattr(component.get_entity(s.entity_id), "coordinator", None) is live
+        ]
         rows = await recorded_rows(hass, watched, started) if recorder else {}
 
     sent = len(stamps)
@@ -223,7 +259,11 @@ async def _live_run(  # noqa: PLR0915
             if threads1[name] - threads0.get(name, 0.0) >= 0.01
         },
         sensors=len(states),
+        unchanged_writes=unchanged,
+        live_sensors=len(live_states),
+        stale=sum(1 for s in live_states if s.last_reported_timestamp < started),
         rows={e: n for e, (n, _) in rows.items()},
+        rows_last_reported=sum(r for _, r in rows.values()),
         load=(load0, load1),
     )
 
@@ -273,6 +313,14 @@ async def test_report_to_state_latency(hass: HomeAssistant, socket_enabled: None
     assert run.sent == EVENTS, "the emulator could not emit every event"
 
 
+def _always_write(self: _WhatwattSensor[Any]) -> None:
+    """What-if 6c: write the state on every update, changed or not (no skip)."""
+    value = self._compute()
+    self._attr_native_value = value
+    self._written = (value, self.available)
+    self.async_write_ha_state()
+
+
 def _record_cpu(s: str, label: str, run: LiveRun) -> None:
     record(
         s,
@@ -303,14 +351,42 @@ def _record_rows(s: str, run: LiveRun) -> None:
     )
 
 
+def _record_writes(s: str, run: LiveRun) -> None:
+    """State writes per event, changed or not, and what HA's ``last_reported`` shows after."""
+    changed = run.changes_per_event
+    same = run.unchanged_writes / run.sent
+    record(
+        s,
+        "state writes per event: changed + unchanged (state_reported)",
+        f"{changed + same:.1f} = {changed:.1f} + {same:.1f}",
+    )
+    record(
+        s,
+        "rows per event = states changed per event (no row per unchanged write)",
+        f"{run.rows_per_event:.2f} = {changed:.2f}",
+        target="equal",
+        met=abs(run.rows_per_event - changed) < 0.01,
+    )
+    record(
+        s,
+        "rows whose last_reported_ts the recorder moved (unchanged writes, no row)",
+        f"{run.rows_last_reported} of {sum(run.rows.values())}",
+    )
+    record(
+        s,
+        "sensors whose last_reported is older than the run, at its end",
+        f"{run.stale} of {run.live_sensors} live sensors (value repeated all run)",
+    )
+
+
 def _record_load(s: str, run: LiveRun) -> None:
     record(s, "load average (1 min) at start / end", f"{run.load[0]:.2f} / {run.load[1]:.2f}")
 
 
 @pytest.mark.parametrize(
     ("recorder_config", "what_if"),
-    [(RECORD_ALL, None), (RECORD_NO_PHASES, "no-phases")],
-    ids=["record-all", "no-phases"],
+    [(RECORD_ALL, None), (RECORD_NO_PHASES, "no-phases"), (RECORD_ALL, "always-write")],
+    ids=["record-all", "no-phases", "always-write"],
 )
 @pytest.mark.usefixtures("socket_enabled")
 async def test_cpu_per_1000_events_with_recorder(
@@ -318,8 +394,11 @@ async def test_cpu_per_1000_events_with_recorder(
     recorder_config: dict[str, Any],
     what_if: str | None,
     recorder_mock: Any,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """6: HA CPU time per 1000 events with the recorder writing every state change."""
+    if what_if == "always-write":
+        monkeypatch.setattr(_WhatwattSensor, "_handle_coordinator_update", callback(_always_write))
     run = await _live_run(hass, CPU_EVENTS, recorder=True)
     assert run.sent == CPU_EVENTS, "the emulator could not emit every event"
     if what_if == "no-phases":
@@ -329,12 +408,25 @@ async def test_cpu_per_1000_events_with_recorder(
         _record_rows(s, run)
         _record_load(s, run)
         return
+    if what_if == "always-write":
+        s = "6c what-if"
+        record(s, "sensors write every update, unchanged too (no skip)", "last_reported truthful")
+        _record_cpu(s, "recorder on, default set, no skip", run)
+        _record_writes(s, run)
+        _record_rows(s, run)
+        _record_load(s, run)
+        return
     s = "6 HA CPU"
     record(s, "events emitted", f"{run.sent} at {run.rate:.0f}/s, recorder on (sqlite file)")
-    record(s, "sensors with a state (default entity set)", f"{run.sensors}")
+    record(
+        s,
+        "sensors with a state (default entity set)",
+        f"{run.sensors} ({run.live_sensors} live, {run.sensors - run.live_sensors} system)",
+    )
     record(s, "sensor states changed per event", f"{run.changes_per_event:.1f}")
     _record_cpu(s, "recorder on, default set", run)
     record(s, "HA CPU load during the run", f"{run.cpu_s / run.wall_s * 100:.0f} % of one core")
+    _record_writes(s, run)
     _record_rows(s, run)
     record(s, f"RSS growth over {run.sent} events", f"{run.rss_growth / 1024:.0f} KiB")
     _record_latency(s, run, "recorder on", target=False)
