@@ -12,6 +12,7 @@ import os
 import resource
 import sys
 import threading
+import time
 from typing import Any
 
 from homeassistant.const import CONF_HOST, CONF_PASSWORD, CONF_PORT
@@ -36,6 +37,22 @@ def rss_bytes(collect: bool = True) -> int:
         gc.collect()
     with open("/proc/self/statm", encoding="ascii") as statm:
         return int(statm.read().split()[1]) * _PAGE
+
+
+def gauge_ms() -> float:
+    """CPU time of a fixed pure-Python loop now (median of 5), a gauge of the machine's speed.
+
+    On a shared VM the same work costs more CPU time when other jobs run (shared caches and
+    cores): the CPU figures of a run are comparable with another run's in proportion to this.
+    """
+    times = []
+    for _ in range(5):
+        start = time.thread_time()
+        total = 0
+        for i in range(200_000):
+            total += i * i % 7
+        times.append((time.thread_time() - start) * 1000)
+    return sorted(times)[2]
 
 
 def thread_cpu() -> dict[str, float]:
