@@ -496,19 +496,31 @@ def _thread_per_1000(run: LiveRun, name: str) -> float:
     return run.threads.get(name, 0.0) * 1000 / run.sent
 
 
-@pytest.mark.parametrize("recorder_config", [RECORD_ALL], ids=["record-all"])
-@pytest.mark.usefixtures("socket_enabled")
-async def test_identical_writes_what_if(
-    hass: HomeAssistant,
-    recorder_config: dict[str, Any],
-    recorder_mock: Any,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """6c: skipping identical state writes (as shipped) against writing them (last_reported).
+@dataclass
+class Paired:
+    """Blocks of numbered events, alternating skip (as shipped) and write all, in one HA."""
 
-    One HA, one device, blocks of numbered events alternating between the two (A B B A ...)
-    after a warm-up block, so that both see the same machine load (the first block after the
-    setup costs more); the integration is patched here only.
+    skip: list[LiveRun] = field(default_factory=list)
+    write: list[LiveRun] = field(default_factory=list)
+    order: list[LiveRun] = field(default_factory=list)
+
+    def per_block(self) -> str:
+        """HA CPU per 1000 events of each block: skip | write all."""
+        return (
+            " ".join(f"{r.cpu_per_1000:.2f}" for r in self.skip)
+            + " | "
+            + " ".join(f"{r.cpu_per_1000:.2f}" for r in self.write)
+        )
+
+
+async def _paired(
+    hass: HomeAssistant, monkeypatch: pytest.MonkeyPatch, *, recorder: bool
+) -> Paired:
+    """Skip identical writes (as shipped) or write every update, in alternating blocks.
+
+    One HA, one device, a warm-up block (the first block after the setup costs more), then
+    blocks alternating A B B A ..., so that both arms see the same machine load. The
+    integration is patched here only.
     """
     shipped = _WhatwattSensor._handle_coordinator_update
     always = [False]
@@ -522,19 +534,30 @@ async def test_identical_writes_what_if(
 
     # The sensors register the bound method when added: patch before the setup, switch after.
     monkeypatch.setattr(_WhatwattSensor, "_handle_coordinator_update", handle)
-    blocks: dict[bool, list[LiveRun]] = {False: [], True: []}
-    order: list[LiveRun] = []
+    paired = Paired()
     async with _live_device(hass) as dev:
-        await _measure(hass, dev, PAIRED_EVENTS, recorder=True)  # warm-up, not counted
+        await _measure(hass, dev, PAIRED_EVENTS, recorder=recorder)  # warm-up, not counted
         for block in range(PAIRED_BLOCKS):
             for arm in (False, True) if block % 2 == 0 else (True, False):
                 always[0] = arm
-                run = await _measure(hass, dev, PAIRED_EVENTS, recorder=True)
+                run = await _measure(hass, dev, PAIRED_EVENTS, recorder=recorder)
                 assert run.sent == PAIRED_EVENTS, "the emulator could not emit every event"
-                blocks[arm].append(run)
-                order.append(run)
-    skip, write = _combine(blocks[False]), _combine(blocks[True])
+                (paired.write if arm else paired.skip).append(run)
+                paired.order.append(run)
+    return paired
 
+
+@pytest.mark.parametrize("recorder_config", [RECORD_ALL], ids=["record-all"])
+@pytest.mark.usefixtures("socket_enabled")
+async def test_identical_writes_what_if(
+    hass: HomeAssistant,
+    recorder_config: dict[str, Any],
+    recorder_mock: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """6c: skipping identical state writes (as shipped) against writing them (last_reported)."""
+    paired = await _paired(hass, monkeypatch, recorder=True)
+    skip, write = _combine(paired.skip), _combine(paired.write)
     s = "6c what-if"
     record(
         s,
@@ -560,13 +583,7 @@ async def test_identical_writes_what_if(
             f"{a:.2f} / {b:.2f} / {b - a:+.2f} s",
             ratio=f"{b / a:.2f}x" if a else "",
         )
-    record(
-        s,
-        "HA CPU per 1000 events per block: skip | write all",
-        " ".join(f"{r.cpu_per_1000:.2f}" for r in blocks[False])
-        + " | "
-        + " ".join(f"{r.cpu_per_1000:.2f}" for r in blocks[True]),
-    )
+    record(s, "HA CPU per 1000 events per block: skip | write all", paired.per_block())
     _record_writes(s, skip, ", skip")
     _record_writes(s, write, ", write all")
     _record_rows(s, skip, ", skip")
@@ -576,4 +593,41 @@ async def test_identical_writes_what_if(
         "lost / duplicated events: skip | write all",
         f"{skip.lost} / {skip.duplicates} | {write.lost} / {write.duplicates}",
     )
-    _record_load(s, _combine(order))
+    _record_load(s, _combine(paired.order))
+
+
+@pytest.mark.usefixtures("socket_enabled")
+async def test_identical_writes_recorder_off(
+    hass: HomeAssistant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """6c: the same without the recorder, the event loop's cost of the unchanged writes alone.
+
+    With the recorder on, a garbage collection counts in the thread that triggers it, so CPU
+    moves between the event loop and the recorder thread; without it the difference is clean.
+    """
+    paired = await _paired(hass, monkeypatch, recorder=False)
+    skip, write = _combine(paired.skip), _combine(paired.write)
+    s = "6c what-if"
+    a, b = skip.cpu_per_1000, write.cpu_per_1000
+    unchanged = write.unchanged_writes / write.sent
+    record(
+        s,
+        "HA CPU per 1000 events, recorder off: skip / write all / extra",
+        f"{a:.2f} / {b:.2f} / {b - a:+.2f} s",
+        ratio=f"{b / a:.2f}x",
+    )
+    record(
+        s,
+        "extra HA CPU per unchanged write, recorder off",
+        f"{(b - a) / unchanged * 1000:.0f} us ({unchanged:.1f} unchanged writes per event)",
+    )
+    record(
+        s, "HA CPU per 1000 events per block, recorder off: skip | write all", paired.per_block()
+    )
+    record(
+        s,
+        "GC runs, recorder off: skip | write all",
+        f"{sum(len(r.gc_pauses_ms) for r in paired.skip)}"
+        f" | {sum(len(r.gc_pauses_ms) for r in paired.write)}",
+    )
+    _record_load(s, _combine(paired.order))
