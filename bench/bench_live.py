@@ -1,13 +1,18 @@
 """Live events through a real Home Assistant.
 
 1. report -> state latency and lost/duplicated events (10 000 numbered events);
-6. HA CPU per 1000 events with the recorder on (sqlite file), and memory growth over them.
+6. HA CPU per 1000 events with the recorder on (sqlite file), and memory growth over them;
+   the recorder rows those events wrote, scaled to a day at one meter report per second;
+   6b/6c: what-ifs (a user's recorder exclusion; the sensors writing every value, unchanged or
+   not, as HA's `last_reported` would need).
 The device runs in a child process (bench.emitter): this process's CPU time is HA's alone.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 import cProfile
 from dataclasses import dataclass, field
 import gc
@@ -16,22 +21,35 @@ from pathlib import Path
 import time
 from typing import Any
 
-from homeassistant.const import EVENT_STATE_CHANGED
-from homeassistant.core import Event, EventStateChangedData, HomeAssistant, callback
+from homeassistant.const import EVENT_STATE_CHANGED, EVENT_STATE_REPORTED
+from homeassistant.core import (
+    Event,
+    EventStateChangedData,
+    EventStateReportedData,
+    HomeAssistant,
+    callback,
+)
 from homeassistant.helpers import entity_registry as er
+from homeassistant.helpers.entity_component import DATA_INSTANCES
 from homeassistant.helpers.event import async_track_state_change_event
 import pytest
 from pytest_homeassistant_custom_component.components.recorder.common import (
     async_recorder_block_till_done,
 )
 
+from custom_components.whatwatt.sensor import _WhatwattSensor
+
 from .emitter import SEQ_BASE
 from .harness import (
+    EmitterProcess,
     add_entry,
     cpu_seconds,
     emitter,
     entity_id,
+    gauge_ms,
     percentile,
+    recorded_rows,
+    recorder_committed,
     rss_bytes,
     thread_cpu,
 )
@@ -43,6 +61,12 @@ INTERVAL = float(os.environ.get("BENCH_INTERVAL", "0.005"))
 LATENCY_P99_TARGET_MS = 20.0
 CPU_TARGET_S = 2.0
 VENDOR_MQTT_CPU_S = 4.1
+PAIRED_BLOCKS = int(os.environ.get("BENCH_PAIRED_BLOCKS", "4"))
+PAIRED_EVENTS = int(os.environ.get("BENCH_PAIRED_EVENTS", "750"))
+DAY_S = 86_400
+VENDOR_STATES_PER_MESSAGE = 16
+"""The vendor's MQTT integration: 27 always-on sensors, 16 of them get a state per message."""
+VENDOR_ROWS_PER_DAY = VENDOR_STATES_PER_MESSAGE * DAY_S
 
 
 @pytest.fixture
@@ -72,16 +96,53 @@ class LiveRun:
     rss_growth: int
     gc_pauses_ms: list[float] = field(default_factory=list)
     threads: dict[str, float] = field(default_factory=dict)
+    sensors: int = 0
+    """Sensors of the device with a state (the enabled ones)."""
+    unchanged_writes: int = 0
+    """State writes of those sensors that changed nothing (HA's ``state_reported``)."""
+    live_sensors: int = 0
+    """Of those, the sensors of the live coordinator (updated by every event)."""
+    stale: int = 0
+    """Live sensors whose ``last_reported`` is older than the run, at its end."""
+    rows: dict[str, int] = field(default_factory=dict)
+    """Recorder ``states`` rows written during the run, per entity (recorder on only)."""
+    rows_last_reported: int = 0
+    """Rows of the run whose ``last_reported_ts`` is after their ``last_updated_ts``."""
+    load: tuple[float, float] = (0.0, 0.0)
+    """1-minute load average at the start and at the end of the run."""
+    gauge_ms: float = 0.0
+    """CPU time of the fixed loop of ``harness.gauge_ms`` just before the run."""
 
     @property
     def cpu_per_1000(self) -> float:
         return self.cpu_s * 1000 / self.sent
 
+    @property
+    def rows_per_event(self) -> float:
+        return sum(self.rows.values()) / self.sent
 
-async def _live_run(  # noqa: PLR0915
-    hass: HomeAssistant, events: int, *, recorder: bool
-) -> LiveRun:
-    """Set up one device, stream ``events`` numbered events, time each to its state."""
+    @property
+    def rows_per_day(self) -> float:
+        """At one meter report (one event) per second."""
+        return self.rows_per_event * DAY_S
+
+
+@dataclass
+class LiveDevice:
+    """One emulated device set up in HA, streaming events."""
+
+    device: EmitterProcess
+    live: Any
+    """The entry's live coordinator."""
+    power: str
+    """The import-power sensor (its state is the number of the event)."""
+    watched: set[str]
+    """The device's sensors (in the registry, enabled or not)."""
+
+
+@asynccontextmanager
+async def _live_device(hass: HomeAssistant) -> AsyncIterator[LiveDevice]:
+    """Set up one device streaming events; runs of numbered events follow with ``_measure``."""
     # Meter time runs 1/INTERVAL times faster: every event is a 1 s meter report, so the energy
     # counters move as much per event as with a real meter reporting every second.
     async with emitter(1, interval=INTERVAL, meter_speed=1 / INTERVAL) as device:
@@ -89,85 +150,121 @@ async def _live_run(  # noqa: PLR0915
         entry = add_entry(hass, device.ports[0], device_id)
         assert await hass.config_entries.async_setup(entry.entry_id)
         await hass.async_block_till_done()
-        power = entity_id(hass, device_id, "power_import")
         registry = er.async_get(hass)
         watched = {
             e.entity_id
             for e in er.async_entries_for_config_entry(registry, entry.entry_id)
             if e.domain == "sensor"
         }
+        power = entity_id(hass, device_id, "power_import")
         await asyncio.sleep(2)  # steady state (the recorder has caught up with setup)
-        if recorder:
-            await async_recorder_block_till_done(hass)
+        yield LiveDevice(device, entry.runtime_data.live, power, watched)
 
-        seen: list[tuple[int, float]] = []
-        updates: list[int] = []
-        changes = 0
-        all_in = asyncio.Event()
-        live = entry.runtime_data.live
 
-        @callback
-        def on_power(event: Event[EventStateChangedData]) -> None:
-            now = time.monotonic()
-            state = event.data["new_state"]
-            if state is None or state.state in ("unknown", "unavailable"):
-                return
-            seq = round(float(state.state)) - SEQ_BASE
-            if seq > 0:
-                seen.append((seq, now))
-                if seq == events:
-                    all_in.set()
+async def _live_run(hass: HomeAssistant, events: int, *, recorder: bool) -> LiveRun:
+    """Set up one device, stream ``events`` numbered events, time each to its state."""
+    async with _live_device(hass) as dev:
+        return await _measure(hass, dev, events, recorder=recorder)
 
-        @callback
-        def on_any(event: Event[EventStateChangedData]) -> None:
-            nonlocal changes
-            if event.data["entity_id"] in watched:
-                changes += 1
 
-        @callback
-        def on_update() -> None:
-            data = live.data
-            if data is not None and data.power_in is not None and data.power_in > SEQ_BASE / 1000:
-                updates.append(round(data.power_in * 1000) - SEQ_BASE)
+async def _measure(  # noqa: PLR0915
+    hass: HomeAssistant, dev: LiveDevice, events: int, *, recorder: bool
+) -> LiveRun:
+    """Have the device emit ``events`` numbered events; time each to its state."""
+    device, live, power, watched = dev.device, dev.live, dev.power, dev.watched
+    gauge = gauge_ms()  # before the run: the events it holds up are handled before the run
+    if recorder:  # the rows of the events before the run are committed outside the run
+        await async_recorder_block_till_done(hass)
+        await recorder_committed(hass)
 
-        unsubs = [
-            async_track_state_change_event(hass, [power], on_power),
-            hass.bus.async_listen(EVENT_STATE_CHANGED, on_any),
-            live.async_add_listener(on_update),
-        ]
-        gc_pauses: list[float] = []
-        gc_start = [0.0]
+    seen: list[tuple[int, float]] = []
+    updates: list[int] = []
+    changes = 0
+    all_in = asyncio.Event()
 
-        def on_gc(phase: str, info: dict[str, int]) -> None:
-            if phase == "start":
-                gc_start[0] = time.perf_counter()
-            else:
-                gc_pauses.append((time.perf_counter() - gc_start[0]) * 1000)
+    @callback
+    def on_power(event: Event[EventStateChangedData]) -> None:
+        now = time.monotonic()
+        state = event.data["new_state"]
+        if state is None or state.state in ("unknown", "unavailable"):
+            return
+        seq = round(float(state.state)) - SEQ_BASE
+        if seq > 0:
+            seen.append((seq, now))
+            if seq == events:
+                all_in.set()
 
-        rss0, cpu0, wall0 = rss_bytes(), cpu_seconds(), time.monotonic()
-        threads0 = thread_cpu()
-        profiler = cProfile.Profile() if os.environ.get("BENCH_PROFILE") else None
-        if profiler is not None:  # the event loop's share, for analysis
-            profiler.enable()
-        gc.callbacks.append(on_gc)
-        stamps = await device.run(events)
-        try:
-            async with asyncio.timeout(10):
-                await all_in.wait()
-        except TimeoutError:
-            pass
-        await asyncio.sleep(0.2)  # late duplicates would show up here
-        if recorder:
-            await async_recorder_block_till_done(hass)
-        gc.callbacks.remove(on_gc)
-        cpu1, wall1 = cpu_seconds(), time.monotonic()
-        threads1 = thread_cpu()
-        if profiler is not None:
-            profiler.disable()
-            profiler.dump_stats(os.environ["BENCH_PROFILE"])
-        rss1 = rss_bytes()
-        for unsub in unsubs:
-            unsub()
+    @callback
+    def on_any(event: Event[EventStateChangedData]) -> None:
+        nonlocal changes
+        if event.data["entity_id"] in watched:
+            changes += 1
+
+    unchanged = 0
+
+    @callback
+    def ours(data: EventStateReportedData) -> bool:
+        return data["entity_id"] in watched
+
+    @callback
+    def on_reported(event: Event[EventStateReportedData]) -> None:
+        nonlocal unchanged
+        unchanged += 1
+
+    @callback
+    def on_update() -> None:
+        data = live.data
+        if data is not None and data.power_in is not None and data.power_in > SEQ_BASE / 1000:
+            updates.append(round(data.power_in * 1000) - SEQ_BASE)
+
+    unsubs = [
+        async_track_state_change_event(hass, [power], on_power),
+        hass.bus.async_listen(EVENT_STATE_CHANGED, on_any),
+        hass.bus.async_listen(EVENT_STATE_REPORTED, on_reported, event_filter=ours),
+        live.async_add_listener(on_update),
+    ]
+    gc_pauses: list[float] = []
+    gc_start = [0.0]
+
+    def on_gc(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            gc_start[0] = time.perf_counter()
+        else:
+            gc_pauses.append((time.perf_counter() - gc_start[0]) * 1000)
+
+    rss0, cpu0, wall0 = rss_bytes(), cpu_seconds(), time.monotonic()
+    started, load0 = time.time(), os.getloadavg()[0]
+    threads0 = thread_cpu()
+    profiler = cProfile.Profile() if os.environ.get("BENCH_PROFILE") else None
+    if profiler is not None:  # the event loop's share, for analysis
+        profiler.enable()
+    gc.callbacks.append(on_gc)
+    stamps = await device.run(events)
+    try:
+        async with asyncio.timeout(10):
+            await all_in.wait()
+    except TimeoutError:
+        pass
+    await asyncio.sleep(0.2)  # late duplicates would show up here
+    if recorder:  # the run's rows are in the database (the last commit is in the run)
+        await async_recorder_block_till_done(hass)
+        await recorder_committed(hass)
+    gc.callbacks.remove(on_gc)
+    cpu1, wall1 = cpu_seconds(), time.monotonic()
+    threads1 = thread_cpu()
+    load1 = os.getloadavg()[0]
+    if profiler is not None:
+        profiler.disable()
+        profiler.dump_stats(os.environ["BENCH_PROFILE"])
+    rss1 = rss_bytes()
+    for unsub in unsubs:
+        unsub()
+    states = [s for e in watched if (s := hass.states.get(e)) is not None]
+    component = hass.data[DATA_INSTANCES]["sensor"]
+    live_states = [
+        s for s in states if getattr(component.get_entity(s.entity_id), "coordinator", None) is live
+    ]
+    rows = await recorded_rows(hass, watched, started) if recorder else {}
 
     sent = len(stamps)
     first: dict[int, float] = {}
@@ -193,6 +290,14 @@ async def _live_run(  # noqa: PLR0915
             for name in threads1
             if threads1[name] - threads0.get(name, 0.0) >= 0.01
         },
+        sensors=len(states),
+        unchanged_writes=unchanged,
+        live_sensors=len(live_states),
+        stale=sum(1 for s in live_states if s.last_reported_timestamp < started),
+        rows={e: n for e, (n, _) in rows.items()},
+        rows_last_reported=sum(r for _, r in rows.values()),
+        load=(load0, load1),
+        gauge_ms=gauge,
     )
 
 
@@ -241,37 +346,50 @@ async def test_report_to_state_latency(hass: HomeAssistant, socket_enabled: None
     assert run.sent == EVENTS, "the emulator could not emit every event"
 
 
-@pytest.mark.parametrize(
-    "recorder_config", [RECORD_ALL, RECORD_NO_PHASES], ids=["record-all", "no-phases"]
-)
-async def test_cpu_per_1000_events_with_recorder(
-    hass: HomeAssistant,
-    recorder_config: dict[str, Any],
-    recorder_mock: Any,
-    socket_enabled: None,
-) -> None:
-    """6: HA CPU time per 1000 events with the recorder writing every state change."""
-    run = await _live_run(hass, CPU_EVENTS, recorder=True)
-    if recorder_config is RECORD_NO_PHASES:
-        s = "6b what-if"
-        record(s, "recorder excludes sensor.*_phase_* (user config)", "per-phase rows not stored")
-        record(
-            s,
-            "HA CPU per 1000 events (recorder on, phases excluded)",
-            f"{run.cpu_per_1000:.2f} s",
-            baseline=f"{VENDOR_MQTT_CPU_S} s (vendor MQTT)",
-            ratio=f"{run.cpu_per_1000 / VENDOR_MQTT_CPU_S:.2f}x",
-            target="<= 2 s",
-            met=run.cpu_per_1000 <= CPU_TARGET_S,
-        )
-        record(s, "HA CPU per 1000 events by thread", _by_thread(run))
-        return
-    s = "6 HA CPU"
-    record(s, "events emitted", f"{run.sent} at {run.rate:.0f}/s, recorder on (sqlite file)")
-    record(s, "sensor states changed per event", f"{run.changes_per_event:.1f}")
+def _always_write(self: _WhatwattSensor[Any]) -> None:
+    """What-if 6c: write the state on every update, changed or not (no skip)."""
+    value = self._compute()
+    self._attr_native_value = value
+    self._written = (value, self.available)
+    self.async_write_ha_state()
+
+
+def _combine(runs: list[LiveRun]) -> LiveRun:
+    """One run out of several blocks of the same device (sums, and per-event averages)."""
+    sent = sum(r.sent for r in runs)
+    threads: dict[str, float] = {}
+    rows: dict[str, int] = {}
+    for run in runs:
+        for name, cpu in run.threads.items():
+            threads[name] = threads.get(name, 0.0) + cpu
+        for entity, count in run.rows.items():
+            rows[entity] = rows.get(entity, 0) + count
+    return LiveRun(
+        sent=sent,
+        rate=sum(r.rate * r.sent for r in runs) / sent,
+        latencies_ms=[x for r in runs for x in r.latencies_ms],
+        lost=sum(r.lost for r in runs),
+        duplicates=sum(r.duplicates for r in runs),
+        changes_per_event=sum(r.changes_per_event * r.sent for r in runs) / sent,
+        cpu_s=sum(r.cpu_s for r in runs),
+        wall_s=sum(r.wall_s for r in runs),
+        rss_growth=sum(r.rss_growth for r in runs),
+        threads=threads,
+        sensors=runs[-1].sensors,
+        unchanged_writes=sum(r.unchanged_writes for r in runs),
+        live_sensors=runs[-1].live_sensors,
+        stale=max(r.stale for r in runs),
+        rows=rows,
+        rows_last_reported=sum(r.rows_last_reported for r in runs),
+        load=(runs[0].load[0], runs[-1].load[1]),
+        gauge_ms=sorted(r.gauge_ms for r in runs)[len(runs) // 2],
+    )
+
+
+def _record_cpu(s: str, label: str, run: LiveRun) -> None:
     record(
         s,
-        "HA CPU per 1000 events (recorder on)",
+        f"HA CPU per 1000 events ({label})",
         f"{run.cpu_per_1000:.2f} s",
         baseline=f"{VENDOR_MQTT_CPU_S} s (vendor MQTT)",
         ratio=f"{run.cpu_per_1000 / VENDOR_MQTT_CPU_S:.2f}x",
@@ -279,8 +397,237 @@ async def test_cpu_per_1000_events_with_recorder(
         met=run.cpu_per_1000 <= CPU_TARGET_S,
     )
     record(s, "HA CPU per 1000 events by thread", _by_thread(run))
+
+
+def _record_rows(s: str, run: LiveRun, label: str = "") -> None:
+    """The recorder rows, measured, scaled to a day at one report per second."""
+    record(
+        s,
+        f"recorder state rows per event{label} (measured in the states table)",
+        f"{run.rows_per_event:.2f} ({sum(run.rows.values())} rows / {run.sent} events)",
+    )
+    record(
+        s,
+        f"recorder state rows per day at 1 report/s{label}",
+        f"{run.rows_per_day:,.0f}".replace(",", " "),
+        baseline=f"{VENDOR_ROWS_PER_DAY:,}".replace(",", " ")
+        + f" (vendor: {VENDOR_STATES_PER_MESSAGE} x 86400)",
+        ratio=f"{run.rows_per_day / VENDOR_ROWS_PER_DAY:.2f}x",
+    )
+
+
+def _record_writes(s: str, run: LiveRun, label: str = "") -> None:
+    """State writes per event, changed or not, and what HA's ``last_reported`` shows after."""
+    changed = run.changes_per_event
+    same = run.unchanged_writes / run.sent
+    record(
+        s,
+        f"state writes per event{label}: changed + unchanged (state_reported)",
+        f"{changed + same:.1f} = {changed:.1f} + {same:.1f}",
+    )
+    record(
+        s,
+        f"rows per event = states changed per event{label} (no row per unchanged write)",
+        f"{run.rows_per_event:.2f} = {changed:.2f}",
+        target="equal",
+        met=abs(run.rows_per_event - changed) < 0.01,
+    )
+    record(
+        s,
+        f"rows with last_reported_ts > last_updated_ts{label} (repeats after the row)",
+        f"{run.rows_last_reported} of {sum(run.rows.values())}",
+    )
+    record(
+        s,
+        f"live sensors whose last_reported is older than the run, at its end{label}",
+        f"{run.stale} of {run.live_sensors} (their value repeated all run)",
+    )
+
+
+def _record_load(s: str, run: LiveRun) -> None:
+    record(
+        s,
+        "load average (1 min) at start / end; CPU of a fixed loop (gauge)",
+        f"{run.load[0]:.2f} / {run.load[1]:.2f}; {run.gauge_ms:.1f} ms",
+    )
+
+
+@pytest.mark.parametrize(
+    ("recorder_config", "what_if"),
+    [(RECORD_ALL, None), (RECORD_NO_PHASES, "no-phases")],
+    ids=["record-all", "no-phases"],
+)
+@pytest.mark.usefixtures("socket_enabled")
+async def test_cpu_per_1000_events_with_recorder(
+    hass: HomeAssistant,
+    recorder_config: dict[str, Any],
+    what_if: str | None,
+    recorder_mock: Any,
+) -> None:
+    """6: HA CPU time per 1000 events with the recorder writing every state change."""
+    run = await _live_run(hass, CPU_EVENTS, recorder=True)
+    assert run.sent == CPU_EVENTS, "the emulator could not emit every event"
+    if what_if == "no-phases":
+        s = "6b what-if"
+        record(s, "recorder excludes sensor.*_phase_* (user config)", "per-phase rows not stored")
+        _record_cpu(s, "recorder on, phases excluded", run)
+        _record_rows(s, run)
+        _record_load(s, run)
+        return
+    s = "6 HA CPU"
+    record(s, "events emitted", f"{run.sent} at {run.rate:.0f}/s, recorder on (sqlite file)")
+    record(
+        s,
+        "sensors with a state (default entity set)",
+        f"{run.sensors} ({run.live_sensors} live, {run.sensors - run.live_sensors} system)",
+    )
+    record(s, "sensor states changed per event", f"{run.changes_per_event:.1f}")
+    _record_cpu(s, "recorder on, default set", run)
     record(s, "HA CPU load during the run", f"{run.cpu_s / run.wall_s * 100:.0f} % of one core")
+    _record_writes(s, run)
+    _record_rows(s, run)
     record(s, f"RSS growth over {run.sent} events", f"{run.rss_growth / 1024:.0f} KiB")
     _record_latency(s, run, "recorder on", target=False)
     record(s, "lost / duplicated events, recorder on", f"{run.lost} / {run.duplicates}")
-    assert run.sent == CPU_EVENTS, "the emulator could not emit every event"
+    _record_load(s, run)
+
+
+def _thread_per_1000(run: LiveRun, name: str) -> float:
+    return run.threads.get(name, 0.0) * 1000 / run.sent
+
+
+@dataclass
+class Paired:
+    """Blocks of numbered events, alternating skip (as shipped) and write all, in one HA."""
+
+    skip: list[LiveRun] = field(default_factory=list)
+    write: list[LiveRun] = field(default_factory=list)
+    order: list[LiveRun] = field(default_factory=list)
+
+    def per_block(self) -> str:
+        """HA CPU per 1000 events of each block: skip | write all."""
+        return (
+            " ".join(f"{r.cpu_per_1000:.2f}" for r in self.skip)
+            + " | "
+            + " ".join(f"{r.cpu_per_1000:.2f}" for r in self.write)
+        )
+
+
+async def _paired(
+    hass: HomeAssistant, monkeypatch: pytest.MonkeyPatch, *, recorder: bool
+) -> Paired:
+    """Skip identical writes (as shipped) or write every update, in alternating blocks.
+
+    One HA, one device, a warm-up block (the first block after the setup costs more), then
+    blocks alternating A B B A ..., so that both arms see the same machine load. The
+    integration is patched here only.
+    """
+    shipped = _WhatwattSensor._handle_coordinator_update
+    always = [False]
+
+    @callback
+    def handle(self: _WhatwattSensor[Any]) -> None:
+        if always[0]:
+            _always_write(self)
+        else:
+            shipped(self)
+
+    # The sensors register the bound method when added: patch before the setup, switch after.
+    monkeypatch.setattr(_WhatwattSensor, "_handle_coordinator_update", handle)
+    paired = Paired()
+    async with _live_device(hass) as dev:
+        await _measure(hass, dev, PAIRED_EVENTS, recorder=recorder)  # warm-up, not counted
+        for block in range(PAIRED_BLOCKS):
+            for arm in (False, True) if block % 2 == 0 else (True, False):
+                always[0] = arm
+                run = await _measure(hass, dev, PAIRED_EVENTS, recorder=recorder)
+                assert run.sent == PAIRED_EVENTS, "the emulator could not emit every event"
+                (paired.write if arm else paired.skip).append(run)
+                paired.order.append(run)
+    return paired
+
+
+@pytest.mark.parametrize("recorder_config", [RECORD_ALL], ids=["record-all"])
+@pytest.mark.usefixtures("socket_enabled")
+async def test_identical_writes_what_if(
+    hass: HomeAssistant,
+    recorder_config: dict[str, Any],
+    recorder_mock: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """6c: skipping identical state writes (as shipped) against writing them (last_reported)."""
+    paired = await _paired(hass, monkeypatch, recorder=True)
+    skip, write = _combine(paired.skip), _combine(paired.write)
+    s = "6c what-if"
+    record(
+        s,
+        "identical writes: skipped (as shipped) vs written (last_reported moves)",
+        f"{PAIRED_BLOCKS} x {PAIRED_EVENTS} events each, alternating, after a warm-up",
+    )
+    _record_cpu(s, "recorder on, default set, skip", skip)
+    record(
+        s,
+        "HA CPU per 1000 events (recorder on, default set, write all)",
+        f"{write.cpu_per_1000:.2f} s",
+        baseline=f"{skip.cpu_per_1000:.2f} s (skip)",
+        ratio=f"{write.cpu_per_1000 / skip.cpu_per_1000:.2f}x",
+        target="<= 2 s",
+        met=write.cpu_per_1000 <= CPU_TARGET_S,
+    )
+    record(s, "HA CPU per 1000 events by thread, write all", _by_thread(write))
+    for name in ("MainThread", "Recorder"):
+        a, b = _thread_per_1000(skip, name), _thread_per_1000(write, name)
+        record(
+            s,
+            f"{name} CPU per 1000 events: skip / write all / extra",
+            f"{a:.2f} / {b:.2f} / {b - a:+.2f} s",
+            ratio=f"{b / a:.2f}x" if a else "",
+        )
+    record(s, "HA CPU per 1000 events per block: skip | write all", paired.per_block())
+    _record_writes(s, skip, ", skip")
+    _record_writes(s, write, ", write all")
+    _record_rows(s, skip, ", skip")
+    _record_rows(s, write, ", write all")
+    record(
+        s,
+        "lost / duplicated events: skip | write all",
+        f"{skip.lost} / {skip.duplicates} | {write.lost} / {write.duplicates}",
+    )
+    _record_load(s, _combine(paired.order))
+
+
+@pytest.mark.usefixtures("socket_enabled")
+async def test_identical_writes_recorder_off(
+    hass: HomeAssistant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """6c: the same without the recorder, the event loop's cost of the unchanged writes alone.
+
+    With the recorder on, a garbage collection counts in the thread that triggers it, so CPU
+    moves between the event loop and the recorder thread; without it the difference is clean.
+    """
+    paired = await _paired(hass, monkeypatch, recorder=False)
+    skip, write = _combine(paired.skip), _combine(paired.write)
+    s = "6c what-if"
+    a, b = skip.cpu_per_1000, write.cpu_per_1000
+    unchanged = write.unchanged_writes / write.sent
+    record(
+        s,
+        "HA CPU per 1000 events, recorder off: skip / write all / extra",
+        f"{a:.2f} / {b:.2f} / {b - a:+.2f} s",
+        ratio=f"{b / a:.2f}x",
+    )
+    record(
+        s,
+        "extra HA CPU per unchanged write, recorder off",
+        f"{(b - a) / unchanged * 1000:.0f} us ({unchanged:.1f} unchanged writes per event)",
+    )
+    record(
+        s, "HA CPU per 1000 events per block, recorder off: skip | write all", paired.per_block()
+    )
+    record(
+        s,
+        "GC runs, recorder off: skip | write all",
+        f"{sum(len(r.gc_pauses_ms) for r in paired.skip)}"
+        f" | {sum(len(r.gc_pauses_ms) for r in paired.write)}",
+    )
+    _record_load(s, _combine(paired.order))

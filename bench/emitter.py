@@ -10,7 +10,7 @@ Protocol (JSON lines): on start this prints ``{"ports": [...], "ids": [...]}``. 
   reaches), so the HA state of the import-power sensor tells which event it came from.  Every
   emission is stamped with ``time.monotonic()`` (CLOCK_MONOTONIC, the same clock in every
   process) just before the bytes go to the socket.  After the run the device sends nothing more
-  and this prints ``{"stamps": [...], "sent": N}``.
+  and this prints ``{"stamps": [...], "sent": N}``.  A next run numbers from 1 again.
 * ``{"cmd": "quit"}``: stop every device and exit.
 
 Bench only: it subclasses the emulator, it does not change it.
@@ -47,11 +47,12 @@ class StampingEmulator(Emulator):
         self.run_done: asyncio.Event = asyncio.Event()
 
     def arm(self, events: int) -> None:
-        """Number and stamp the next ``events`` events, then fall silent."""
+        """Number and stamp the next ``events`` events, then fall silent (until the next run)."""
         self.stamps = []
         self.run_seq = 0
         self.run_left = events
         self.run_done.clear()
+        self.paused = False
 
     async def send_reading(self, stream: LiveStream, reading: Reading) -> None:
         """Send a reading; during a run, number it and stamp the emission."""

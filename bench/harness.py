@@ -12,6 +12,7 @@ import os
 import resource
 import sys
 import threading
+import time
 from typing import Any
 
 from homeassistant.const import CONF_HOST, CONF_PASSWORD, CONF_PORT
@@ -36,6 +37,22 @@ def rss_bytes(collect: bool = True) -> int:
         gc.collect()
     with open("/proc/self/statm", encoding="ascii") as statm:
         return int(statm.read().split()[1]) * _PAGE
+
+
+def gauge_ms() -> float:
+    """CPU time of a fixed pure-Python loop now (median of 5), a gauge of the machine's speed.
+
+    On a shared VM the same work costs more CPU time when other jobs run (shared caches and
+    cores): the CPU figures of a run are comparable with another run's in proportion to this.
+    """
+    times = []
+    for _ in range(5):
+        start = time.thread_time()
+        total = 0
+        for i in range(200_000):
+            total += i * i % 7
+        times.append((time.thread_time() - start) * 1000)
+    return sorted(times)[2]
 
 
 def thread_cpu() -> dict[str, float]:
@@ -145,3 +162,44 @@ def percentile(values: list[float], fraction: float) -> float:
     ordered = sorted(values)
     rank = max(0, min(len(ordered) - 1, round(fraction * len(ordered) + 0.5) - 1))
     return ordered[rank]
+
+
+def _count_rows(
+    hass: HomeAssistant, entity_ids: set[str], since: float
+) -> dict[str, tuple[int, int]]:
+    """Rows of the recorder's ``states`` table per entity, updated at ``since`` or later.
+
+    Per entity: (rows, rows whose ``last_reported_ts`` is later than their ``last_updated_ts``,
+    i.e. the state was written again unchanged after it: no new row, the recorder updates the
+    existing one).
+    """
+    # Imported here: only the parts with the recorder on use them.
+    from homeassistant.components.recorder.db_schema import States, StatesMeta  # noqa: PLC0415
+    from homeassistant.helpers.recorder import session_scope  # noqa: PLC0415
+    from sqlalchemy import case, func, select  # noqa: PLC0415
+
+    reported = case((States.last_reported_ts > States.last_updated_ts, 1), else_=0)
+    query = (
+        select(StatesMeta.entity_id, func.count(), func.sum(reported))
+        .join(States, States.metadata_id == StatesMeta.metadata_id)
+        .where(StatesMeta.entity_id.in_(entity_ids), States.last_updated_ts >= since)
+        .group_by(StatesMeta.entity_id)
+    )
+    with session_scope(hass=hass, read_only=True) as session:
+        return {str(eid): (int(n), int(rep or 0)) for eid, n, rep in session.execute(query)}
+
+
+async def recorder_committed(hass: HomeAssistant) -> None:
+    """Wait until the recorder has processed its queue and committed what it holds."""
+    from homeassistant.helpers.recorder import get_instance  # noqa: PLC0415
+
+    await get_instance(hass).async_block_till_done()
+
+
+async def recorded_rows(
+    hass: HomeAssistant, entity_ids: set[str], since: float
+) -> dict[str, tuple[int, int]]:
+    """Count the committed state rows of ``entity_ids`` since ``since`` (a Unix time)."""
+    from homeassistant.helpers.recorder import get_instance  # noqa: PLC0415
+
+    return await get_instance(hass).async_add_executor_job(_count_rows, hass, entity_ids, since)
