@@ -218,6 +218,8 @@ def test_module_entry_point_prints_help(
     out = capsys.readouterr().out
     for option in ("--host", "--port", "--password", "--licence", "--mdns", "--admin"):
         assert option in out
+    assert "--recognition-time SECONDS" in out
+    assert "RECOGNITION" in out
 
 
 def _free_port() -> int:
