@@ -250,3 +250,36 @@ async def test_admin_endpoints_drive_the_device(emulator_factory: Any) -> None:
     async with asyncio.timeout(5):
         await asyncio.sleep(0.1)
         await emu.wait_online()
+
+
+async def test_admin_recognition_time(emulator_factory: Any) -> None:
+    """/_emulator/state shows recognition_time and what is left of a phase;
+    POST /_emulator/recognition_time changes it for the link changes to come."""
+    emu: Emulator = await emulator_factory(admin=True)
+    admin = emu.url + "/_emulator"
+    async with aiohttp.ClientSession() as session:
+        async with session.get(admin + "/state") as resp:
+            state = await resp.json()
+        assert (state["recognition_time"], state["recognition_left"]) == (0, 0)
+        async with session.post(admin + "/recognition_time", json={"seconds": 30}) as resp:
+            assert resp.status == 204
+        assert emu.config.recognition_time == 30
+        async with session.put(emu.url + "/api/v1/meter/settings", json={"parity": "odd"}):
+            pass
+        async with session.get(admin + "/state") as resp:
+            state = await resp.json()
+        assert state["meter_status"] == "RECOGNITION"
+        assert state["recognition_time"] == 30
+        assert 0 < state["recognition_left"] <= 30
+        for body in ({"seconds": -1}, {"seconds": "5"}, {"seconds": True}, {}, [5]):
+            async with session.post(admin + "/recognition_time", json=body) as resp:
+                assert resp.status == 400, body
+                assert (await resp.json())["error"] == "invalid_recognition_time"
+        for raw in (b'{"seconds": NaN}', b'{"seconds": Infinity}', b"{"):
+            async with session.post(admin + "/recognition_time", data=raw) as resp:
+                assert resp.status == 400, raw
+        assert emu.config.recognition_time == 30
+        async with session.post(admin + "/recognition_time", json={"seconds": 0}) as resp:
+            assert resp.status == 204
+    assert emu.config.recognition_time == 0
+    assert emu.meter_status() == "RECOGNITION"  # the running phase keeps its length

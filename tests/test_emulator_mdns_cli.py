@@ -128,14 +128,15 @@ def test_cli_arguments_become_the_config() -> None:
         ["--password", "pw", "--device-id", "ecc9ff5c7f14", "--licence", "plus",
          "--firmware", "1.9.0", "--meter", "dlms", "--report-interval", "0.5", "--mdns",
          "--admin", "--realm", "r", "--meter-key", "1" * 32, "--qop", "auth",
-         "--reboot-downtime", "1", "--nonce-lifetime", "60"]
+         "--reboot-downtime", "1", "--nonce-lifetime", "60", "--recognition-time", "4.5"]
     )  # fmt: skip
     cfg = cli.config_from_args(args)
     assert cfg == EmulatorConfig(
         device_id="ECC9FF5C7F14", password="pw", licence="PLUS", firmware="1.9.0", meter="dlms",
         report_interval=0.5, mdns=True, admin=True, realm="r", meter_key="1" * 32,
-        digest_qop="auth", reboot_downtime=1, nonce_lifetime=60,
+        digest_qop="auth", reboot_downtime=1, nonce_lifetime=60, recognition_time=4.5,
     )  # fmt: skip
+    assert cli.config_from_args(cli.parser().parse_args([])).recognition_time == 0
 
 
 def test_cli_refuses_a_bad_config(capsys: pytest.CaptureFixture[str]) -> None:

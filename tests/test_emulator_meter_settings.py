@@ -9,7 +9,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from whatwatt_emulator import Emulator
+from whatwatt_emulator import Emulator, meter_schema
 
 PATH = "/api/v1/meter/settings"
 KEY = "0123456789ABCDEF0123456789ABCDEF"
@@ -216,3 +216,22 @@ async def test_empty_put_changes_nothing(emulator: Emulator) -> None:
     """PUT {} is valid and leaves everything as it was."""
     status, body, _ = await _call(emulator, "PUT", {})
     assert (status, body) == (200, VENDOR_GET)
+
+
+def test_link_fields_are_all_but_time_and_scaling() -> None:
+    """What makes the gateway detect the meter again: every field but conv_factor,
+    time_offset and sync_time_offset_with_ntp (the two sets cover the 18 fields once)."""
+    assert set(meter_schema.TIME_AND_SCALING_FIELDS) == {
+        "conv_factor", "time_offset", "sync_time_offset_with_ntp"
+    }  # fmt: skip
+    assert set(meter_schema.LINK_FIELDS) | set(meter_schema.TIME_AND_SCALING_FIELDS) == set(
+        meter_schema.FIELDS
+    )
+    assert len(meter_schema.LINK_FIELDS) == 15
+    for name in ("baudrate", "parity", "stop_bits", "buffer_size", "method", "encryption",
+                 "encryption_key", "authentication_key", "tx_invert", "rx_invert",
+                 "auto_baudrate", "if_type", "protocol", "if_mode", "scalers_set"):  # fmt: skip
+        assert name in meter_schema.LINK_FIELDS
+    before = meter_schema.defaults()
+    assert not meter_schema.link_changed(before, {**before, "conv_factor": 5})
+    assert meter_schema.link_changed(before, {**before, "buffer_size": 5})

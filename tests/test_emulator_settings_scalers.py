@@ -166,32 +166,94 @@ async def test_custom_scalers_start_empty_and_post_replaces(emulator_factory: An
     )
 
 
+STORED = [{"obis": "1.7.0", "scaler": -1}, {"obis": "2.7.0", "scaler": -1}]
+
+
 @pytest.mark.parametrize(
     ("body", "error"),
     [
+        # the body is an array
         ({"obis": "1.8.0", "scaler": 3}, "invalid_body"),
+        ("1.8.0", "invalid_body"),
+        # each entry is an object with exactly obis and scaler
+        ([1], "invalid_entry"),
+        ([[{"obis": "1.8.0", "scaler": 3}]], "invalid_entry"),
+        ([{"obis": "1.8.0"}], "invalid_entry"),
+        ([{"scaler": 3}], "invalid_entry"),
+        ([{"obis": "1.8.0", "scaler": 1, "x": 1}], "invalid_entry"),
+        ([{"OBIS": "1.8.0", "scaler": 1}], "invalid_entry"),
+        # obis is the text C.D.E of decimal numbers
         ([{"obis": "1.8", "scaler": 3}], "invalid_obis"),
+        ([{"obis": "1.8.0.0", "scaler": 3}], "invalid_obis"),
+        ([{"obis": "1-0:1.8.0", "scaler": 3}], "invalid_obis"),
+        ([{"obis": "1.8.x", "scaler": 3}], "invalid_obis"),
+        ([{"obis": "1.8.-1", "scaler": 3}], "invalid_obis"),
+        ([{"obis": " 1.8.0", "scaler": 3}], "invalid_obis"),
+        ([{"obis": "1.8.0\n", "scaler": 3}], "invalid_obis"),
+        ([{"obis": "", "scaler": 3}], "invalid_obis"),
+        ([{"obis": "\u0661.8.0", "scaler": 3}], "invalid_obis"),  # an Arabic-Indic digit one
+        ([{"obis": 180, "scaler": 3}], "invalid_obis"),
+        ([{"obis": None, "scaler": 3}], "invalid_obis"),
+        # C and D are 0..254, E is 0..255
         ([{"obis": "255.8.0", "scaler": 3}], "invalid_obis"),
         ([{"obis": "1.255.0", "scaler": 3}], "invalid_obis"),
         ([{"obis": "1.8.256", "scaler": 3}], "invalid_obis"),
-        ([{"obis": 180, "scaler": 3}], "invalid_obis"),
+        ([{"obis": "1000.8.0", "scaler": 3}], "invalid_obis"),
+        # the scaler is an integer from -6 to 6
         ([{"obis": "1.8.0", "scaler": 7}], "out_of_range"),
         ([{"obis": "1.8.0", "scaler": -7}], "out_of_range"),
+        ([{"obis": "1.8.0", "scaler": 1e300}], "out_of_range"),
         ([{"obis": "1.8.0", "scaler": 1.5}], "invalid_type"),
         ([{"obis": "1.8.0", "scaler": True}], "invalid_type"),
-        ([{"obis": "1.8.0"}], "invalid_entry"),
-        ([{"obis": "1.8.0", "scaler": 1, "x": 1}], "invalid_entry"),
+        ([{"obis": "1.8.0", "scaler": "3"}], "invalid_type"),
+        ([{"obis": "1.8.0", "scaler": None}], "invalid_type"),
+        # no OBIS code twice (also when written differently), at most 64 entries
         ([{"obis": "1.8.0", "scaler": 1}, {"obis": "1.8.0", "scaler": 2}], "duplicate_obis"),
+        ([{"obis": "1.8.0", "scaler": 1}, {"obis": "1.08.00", "scaler": 1}], "duplicate_obis"),
         ([{"obis": f"1.8.{e}", "scaler": 0} for e in range(65)], "too_many"),
+        # one bad entry spoils the whole list
+        ([{"obis": "3.8.0", "scaler": 0}, {"obis": "1.8.0", "scaler": 9}], "out_of_range"),
     ],
 )
 async def test_invalid_custom_scalers_are_rejected(
-    emulator: Emulator, body: Any, error: str
+    emulator_factory: Any, body: Any, error: str
 ) -> None:
-    """C.D.E within 0..254.0..254.0..255 and scaler -6..6, else 400 and nothing stored."""
-    status, answer = await _call(emulator, "POST", CUSTOM, body)
+    """C.D.E within 0..254.0..254.0..255 and scaler -6..6, else 400 and the stored list and
+    the values stay as they were."""
+    emu: Emulator = await emulator_factory(meter="dlms")
+    await _call(emu, "POST", CUSTOM, STORED)
+    await _call(emu, "PUT", "/api/v1/meter/settings", {"scalers_set": "custom"})
+    factors = dict(emu.views.factors)
+    status, answer = await _call(emu, "POST", CUSTOM, body)
     assert (status, answer["error"]) == (400, error)
-    assert emulator.custom_scalers == []
+    assert set(answer) == {"error", "message", "details"}
+    assert emu.custom_scalers == STORED
+    assert await _call(emu, "GET", CUSTOM) == (200, STORED)
+    assert emu.views.factors == factors
+
+
+@pytest.mark.parametrize(
+    ("raw", "error"),
+    [
+        (b"[{", "invalid_json"),
+        (b"", "invalid_json"),
+        (b"null", "invalid_body"),
+        (b"NaN", "invalid_body"),
+        (b'[{"obis": "1.8.0", "scaler": NaN}]', "invalid_type"),
+    ],
+)
+async def test_custom_scalers_body_that_is_not_json_is_rejected(
+    emulator: Emulator, raw: bytes, error: str
+) -> None:
+    """Broken JSON, no body, null, a bare number, a NaN scaler: 400, the list stays."""
+    await _call(emulator, "POST", CUSTOM, STORED)
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(emulator.url + CUSTOM, data=raw) as resp,
+    ):
+        assert resp.status == 400
+        assert (await resp.json())["error"] == error
+    assert emulator.custom_scalers == STORED
 
 
 async def test_custom_scaler_boundaries(emulator: Emulator) -> None:
@@ -240,6 +302,95 @@ async def test_scalers_in_use_change_the_report(emulator_factory: Any) -> None:
     )
     assert custom["report"]["voltage"]["l1"] == pytest.approx(voltage * 10, abs=0.1)
     assert custom["report"]["current"] == base["report"]["current"]  # no override: native
+
+
+def _values(report: dict[str, Any]) -> tuple[float, float, float]:
+    """Voltage L1 (32.7.0), energy import (1.8.0) and current L1 (31.7.0) of a report."""
+    body = report["report"]
+    return (
+        body["voltage"]["l1"],
+        body["energy"]["active"]["positive"]["total"],
+        body["current"]["l1"],
+    )
+
+
+async def test_custom_scalers_apply_only_while_scalers_set_is_custom(
+    emulator_factory: Any,
+) -> None:
+    """The stored list acts on the report, the live events and scalers/current only under
+    ``scalers_set: custom``; switching away keeps the list (GET still shows it) but stops
+    applying it, and switching back applies it again."""
+    emu: Emulator = await emulator_factory(meter="dlms", licence="PLUS", report_interval=3600)
+    custom = [{"obis": "32.7.255", "scaler": 1}, {"obis": "1.8.0", "scaler": -3}]
+    _, base = await _call(emu, "GET", "/api/v1/report")  # one reading, kept for an hour
+    _, base_current = await _call(emu, "GET", CURRENT)
+
+    assert await _call(emu, "POST", CUSTOM, custom) == (200, custom)  # stored, not in use
+    _, report = await _call(emu, "GET", "/api/v1/report")
+    assert report["report"] == base["report"]
+    assert await _call(emu, "GET", CURRENT) == (200, base_current)
+    event = await emu.push_report()  # a new reading
+    assert event is not None
+    assert 200 < event["V_P1"] < 260
+    _, before = await _call(emu, "GET", "/api/v1/report")
+
+    await _call(emu, "PUT", "/api/v1/meter/settings", {"scalers_set": "custom"})
+    _, report = await _call(emu, "GET", "/api/v1/report")  # the same reading, scaled
+    volts, energy, amps = _values(report)
+    assert volts == pytest.approx(_values(before)[0] * 10, abs=0.1)  # 32.7.255 covers 32.7.0
+    assert energy == pytest.approx(_values(before)[1] / 1000, abs=0.001)
+    assert amps == _values(before)[2]  # no entry for 31.7.0: the meter's own scaler
+    _, current = await _call(emu, "GET", CURRENT)
+    applied = {item["obis"]: item["scaler"] for item in current}
+    assert (applied["32.7.0"], applied["1.8.0"], applied["31.7.0"]) == (1, -3, -2)
+    assert applied["52.7.0"] == 0  # 32.7.255 is not 52.7.x
+    event = await emu.push_report()
+    assert event is not None
+    assert 2000 < event["V_P1"] < 2600
+    assert 200 < event["V_P2"] < 260
+
+    for scalers_set in ("default", "lge570"):
+        await _call(emu, "PUT", "/api/v1/meter/settings", {"scalers_set": scalers_set})
+        assert await _call(emu, "GET", CUSTOM) == (200, custom)  # the device keeps the list
+        event = await emu.push_report()
+        assert event is not None
+        assert 200 < event["V_P1"] < 260  # neither default nor lge570 scales voltage
+        _, current = await _call(emu, "GET", CURRENT)
+        assert {item["obis"]: item["scaler"] for item in current}["32.7.0"] == 0
+    _, current = await _call(emu, "GET", CURRENT)
+    assert current != base_current  # lge570 is its own table
+    await _call(emu, "PUT", "/api/v1/meter/settings", {"scalers_set": "default"})
+    assert await _call(emu, "GET", CURRENT) == (200, base_current)
+
+    await _call(emu, "PUT", "/api/v1/meter/settings", {"scalers_set": "custom"})
+    event = await emu.push_report()
+    assert event is not None
+    assert 2000 < event["V_P1"] < 2600
+
+
+async def test_custom_scalers_posted_while_in_use_apply_at_once(emulator_factory: Any) -> None:
+    """A new list under ``scalers_set: custom`` acts on the next values; [] is the meter's own."""
+    emu: Emulator = await emulator_factory(meter="dlms", licence="PLUS", report_interval=3600)
+    await _call(emu, "PUT", "/api/v1/meter/settings", {"scalers_set": "custom"})
+    _, base = await _call(emu, "GET", "/api/v1/report")
+    await _call(emu, "POST", CUSTOM, [{"obis": "31.7.0", "scaler": -1}])
+    _, report = await _call(emu, "GET", "/api/v1/report")
+    assert _values(report)[2] == pytest.approx(_values(base)[2] * 10, rel=0.01, abs=0.02)
+    await _call(emu, "POST", CUSTOM, [])
+    _, report = await _call(emu, "GET", "/api/v1/report")
+    assert report["report"] == base["report"]
+
+
+async def test_custom_scalers_do_not_touch_a_dsmr_meter(emulator_factory: Any) -> None:
+    """DLMS only: a DSMR meter stores the list but its values and scalers/current stay."""
+    emu: Emulator = await emulator_factory(licence="PLUS", report_interval=3600)
+    _, base = await _call(emu, "GET", "/api/v1/report")
+    await _call(emu, "POST", CUSTOM, [{"obis": "32.7.0", "scaler": 3}])
+    await _call(emu, "PUT", "/api/v1/meter/settings", {"scalers_set": "custom"})
+    _, report = await _call(emu, "GET", "/api/v1/report")
+    assert report["report"] == base["report"]
+    assert await _call(emu, "GET", CURRENT) == (200, [])
+    assert await _call(emu, "GET", CUSTOM) == (200, [{"obis": "32.7.0", "scaler": 3}])
 
 
 async def test_broadcast_setting_is_stored(emulator: Emulator) -> None:

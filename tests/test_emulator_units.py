@@ -168,8 +168,9 @@ async def test_meter_status_change_wakes_the_stream(emulator_factory: Any) -> No
         assert emu.stream is not None
         assert emu.stream.sent == sent
         emu.set_meter_status(None)
-        await asyncio.sleep(0.2)
-        assert emu.stream.sent > sent
+        async with asyncio.timeout(30):
+            while emu.stream.sent == sent:  # noqa: ASYNC110 - watching the device from outside
+                await asyncio.sleep(0.01)
 
 
 async def test_settings_change_does_not_make_an_extra_event(emulator_factory: Any) -> None:
@@ -217,6 +218,8 @@ def test_module_entry_point_prints_help(
     out = capsys.readouterr().out
     for option in ("--host", "--port", "--password", "--licence", "--mdns", "--admin"):
         assert option in out
+    assert "--recognition-time SECONDS" in out
+    assert "RECOGNITION" in out
 
 
 def _free_port() -> int:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from .config import check_recognition_time
 from .responses import error_response, json_response
 
 if TYPE_CHECKING:
@@ -51,6 +52,8 @@ def add_admin_routes(app: web.Application, emu: Emulator) -> None:
                 "online": emu.online,
                 "boot_id": emu.boot_id,
                 "meter_status": emu.meter_status(),
+                "recognition_time": emu.config.recognition_time,
+                "recognition_left": round(emu.recognition_left(), 3),
                 "meter_settings": emu.meter_settings,
                 "live_connections": emu.live_connections,
                 "faults": emu.faults.state(),
@@ -86,6 +89,14 @@ def add_admin_routes(app: web.Application, emu: Emulator) -> None:
             return error_response(400, "invalid_status", str(err))
         return web.Response(status=204)
 
+    async def recognition_time(request: web.Request) -> web.StreamResponse:
+        try:
+            seconds = check_recognition_time((await body(request)).get("seconds"))
+        except (ValueError, TypeError, web.HTTPBadRequest) as err:
+            return error_response(400, "invalid_recognition_time", str(err) or "invalid body")
+        emu.set_recognition_time(seconds)
+        return web.Response(status=204)
+
     async def push_report(request: web.Request) -> web.StreamResponse:
         return json_response(await emu.push_report())
 
@@ -100,5 +111,6 @@ def add_admin_routes(app: web.Application, emu: Emulator) -> None:
     router.add_post("/_emulator/faults/{name}", fault)
     router.add_post("/_emulator/password", password)
     router.add_post("/_emulator/meter_status", meter_status)
+    router.add_post("/_emulator/recognition_time", recognition_time)
     router.add_post("/_emulator/push_report", push_report)
     router.add_post("/_emulator/reboot", reboot)

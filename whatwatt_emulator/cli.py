@@ -27,6 +27,14 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--meter", choices=METERS, default="dsmr")
     p.add_argument("--report-interval", type=float, default=1.0, help="meter report period (s)")
     p.add_argument("--reboot-downtime", type=float, default=2.0, help="offline time of a reboot")
+    p.add_argument(
+        "--recognition-time",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="meter.status stays RECOGNITION (no data) this long after a meter-settings change "
+        "of the link (serial, interface, protocol, security, scalers_set); 0 = no such phase",
+    )
     p.add_argument("--nonce-lifetime", type=float, default=300.0, help="Digest nonce lifetime")
     p.add_argument("--realm", default=None, help="Digest realm (default whatwatt-XXXXXX.local)")
     p.add_argument("--meter-key", default=None, help="DLMS key the simulated meter uses")
@@ -49,6 +57,7 @@ def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
         meter=args.meter,
         report_interval=args.report_interval,
         reboot_downtime=args.reboot_downtime,
+        recognition_time=args.recognition_time,
         nonce_lifetime=args.nonce_lifetime,
         realm=args.realm,
         admin=args.admin,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+import math
 import re
 from typing import Final, Literal
 
@@ -26,6 +27,15 @@ def firmware_tuple(firmware: str) -> tuple[int, int, int]:
     return int(major), int(minor), int(patch or 0)
 
 
+def check_recognition_time(seconds: object) -> float:
+    """Return ``seconds`` as a float; raise unless it is a finite number >= 0."""
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float):
+        raise TypeError("recognition_time must be a number of seconds")
+    if not math.isfinite(seconds) or seconds < 0:
+        raise ValueError("recognition_time must be a finite number >= 0")
+    return float(seconds)
+
+
 @dataclass(kw_only=True)
 class EmulatorConfig:
     """What the emulated device is: identity, licence, meter, timings and options.
@@ -35,6 +45,10 @@ class EmulatorConfig:
     ``system.host_name`` (``whatwatt_9F8124`` gives ``whatwatt-9F8124.local``).
     ``meter_key`` is the DLMS encryption key the simulated meter really uses: the gateway
     reads data only when its ``encryption_key`` setting matches it.
+    ``recognition_time`` is how many seconds the gateway spends detecting the meter again
+    after a meter-settings change that touches the link (serial port, interface, protocol,
+    security or ``scalers_set``): ``meter.status`` is ``RECOGNITION`` and no data flows
+    meanwhile.  ``0`` means no such phase: the new settings act at once.
     """
 
     device_id: str = "A842E39F8124"
@@ -44,6 +58,7 @@ class EmulatorConfig:
     meter: str = "dsmr"
     report_interval: float = 1.0
     reboot_downtime: float = 2.0
+    recognition_time: float = 0.0
     nonce_lifetime: float = 300.0
     realm: str | None = None
     admin: bool = False
@@ -70,6 +85,7 @@ class EmulatorConfig:
             raise ValueError("report_interval must be positive")
         if self.reboot_downtime < 0 or self.nonce_lifetime <= 0:
             raise ValueError("reboot_downtime must be >= 0 and nonce_lifetime > 0")
+        self.recognition_time = check_recognition_time(self.recognition_time)
         for key in (self.meter_key, self.meter_auth_key):
             if key is not None and not _KEY_RE.fullmatch(key):
                 raise ValueError("meter keys must be 32 hexadecimal digits")

@@ -15,7 +15,7 @@ from aiohttp import web
 from . import general_settings, meter_schema, scalers
 from .admin import add_admin_routes
 from .auth import Authenticator
-from .config import EmulatorConfig
+from .config import EmulatorConfig, check_recognition_time
 from .faults import Faults
 from .live import LiveStream
 from .log import LoggedRequest, RequestLog
@@ -34,6 +34,10 @@ METER_STATUSES: Final = (
     "KEY REQUIRED",
     "NOT RECOGNIZED",
 )
+_RECOGNITION_SLACK: Final = 1e-4
+"""A recognition phase ends this much early.  A loop timer due exactly "now" does not fire
+under a frozen clock (its float time has no room for the loop's 1 ns resolution), so without
+it, moving a frozen clock on by exactly ``recognition_time`` would not wake the live stream."""
 
 
 class Emulator:
@@ -60,6 +64,7 @@ class Emulator:
         self.live_connections = 0
         self.stream: LiveStream | None = None
         self.forced_meter_status: str | None = None
+        self._recognition_end: float | None = None
         self.settings: dict[str, Any] = {}
         self._meter_settings: dict[str, Any] = {}
         self.custom_scalers: list[dict[str, Any]] = []
@@ -138,10 +143,20 @@ class Emulator:
         if self.stream is not None:
             self.stream.wake()
 
+    def set_recognition_time(self, seconds: float) -> None:
+        """Change ``config.recognition_time`` for the link changes to come (not a running one)."""
+        self.config.recognition_time = check_recognition_time(seconds)
+
     def meter_status(self) -> str:
-        """Return the meter link status that follows from the settings (or a forced one)."""
+        """Return the meter link status that follows from the settings (or a forced one).
+
+        For ``config.recognition_time`` seconds after a change of a link field it is
+        ``RECOGNITION``, whatever the settings give.
+        """
         if self.forced_meter_status is not None:
             return self.forced_meter_status
+        if self.recognition_left() > 0:
+            return "RECOGNITION"
         ms = self._meter_settings
         profile = self.profile
         checks: list[tuple[bool, str]] = [
@@ -160,9 +175,25 @@ class Emulator:
                 checks.append((bool(needed) and bool(given) and given != real, "ENCRYPTION KEY"))
         return next((status for failed, status in checks if failed), "OK")
 
+    def recognition_left(self) -> float:
+        """Return the seconds until the meter is recognised again (0 when it is not being)."""
+        if self._recognition_end is None:
+            return 0.0
+        return max(0.0, self._recognition_end - time.monotonic())
+
     def store_meter_settings(self, values: dict[str, Any]) -> None:
-        """Replace the stored meter settings and recompute what they change."""
-        self._meter_settings = values
+        """Replace the stored meter settings and recompute what they change.
+
+        As on the device (PUT and POST land here): when a link field changes
+        (``meter_schema.LINK_FIELDS``) the gateway detects the meter again, so ``meter.status``
+        is ``RECOGNITION`` for ``config.recognition_time`` seconds; another such change
+        meanwhile starts the phase over.  Time and scaling fields change nothing of the link.
+        """
+        before, self._meter_settings = self._meter_settings, values
+        if self.config.recognition_time > 0 and meter_schema.link_changed(before, values):
+            self._recognition_end = (
+                time.monotonic() + self.config.recognition_time - _RECOGNITION_SLACK
+            )
         self.refresh_factors()
 
     def refresh_factors(self) -> None:
@@ -191,7 +222,9 @@ class Emulator:
     def _factory_reset(self) -> None:
         self.settings = general_settings.default_settings(f"whatwatt_{self.config.suffix}")
         self.custom_scalers = []
-        self.store_meter_settings(meter_schema.defaults())
+        self._meter_settings = meter_schema.defaults()
+        self._recognition_end = None
+        self.refresh_factors()
 
     # ----- meter readings ------------------------------------------------------------------
 
@@ -219,10 +252,14 @@ class Emulator:
         return self._reading_id
 
     def next_due(self) -> float:
-        """Return seconds until the meter's next report (an interval if none is scheduled)."""
-        if self._due is None:
-            return self.config.report_interval
-        return self._due - time.monotonic()
+        """Return seconds until the meter's next report (an interval if none is scheduled).
+
+        During a recognition phase it is at most the time left of it, so that the live stream
+        looks at the meter again when the phase ends, not up to a report interval later.
+        """
+        due = self.config.report_interval if self._due is None else self._due - time.monotonic()
+        left = self.recognition_left()
+        return min(due, left) if left > 0 else due
 
     async def send_reading(self, stream: LiveStream, reading: Reading) -> None:
         """Send a reading to the live stream once, honouring the stream faults."""

@@ -122,6 +122,14 @@ FIELDS: Final[Mapping[str, Field]] = {
 
 SECRET_FIELDS: Final = tuple(name for name, f in FIELDS.items() if f.write_only)
 READABLE_FIELDS: Final = tuple(name for name, f in FIELDS.items() if not f.write_only)
+TIME_AND_SCALING_FIELDS: Final = ("conv_factor", "time_offset", "sync_time_offset_with_ntp")
+"""Fields the gateway applies to the readings it already gets: a change keeps the link."""
+LINK_FIELDS: Final = tuple(name for name in FIELDS if name not in TIME_AND_SCALING_FIELDS)
+"""Serial port (baudrate, parity, stop_bits, buffer_size, auto_baudrate, tx/rx_invert),
+interface and protocol (if_type, protocol, if_mode, method), security (encryption and both
+keys) and scalers_set: the gateway reads the meter differently, so a change makes it detect
+the meter again (its scalers too: scalers-current.md calls them what the device "determined
+at the detection stage", overridden by the scalers_set)."""
 
 
 def defaults() -> dict[str, Any]:
@@ -179,6 +187,11 @@ def validate(body: Any) -> dict[str, Any]:
 def readable(settings: Mapping[str, Any]) -> dict[str, Any]:
     """Return what GET shows: the 16 readable fields, never the keys."""
     return {name: settings[name] for name in READABLE_FIELDS}
+
+
+def link_changed(before: Mapping[str, Any], after: Mapping[str, Any]) -> bool:
+    """Return True when a field that makes the gateway detect the meter again has changed."""
+    return any(before[name] != after[name] for name in LINK_FIELDS)
 
 
 def apply_keys(values: dict[str, Any]) -> dict[str, Any]:

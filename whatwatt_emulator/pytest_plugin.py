@@ -19,8 +19,9 @@ import pytest_asyncio
 from .config import EmulatorConfig
 from .emulator import Emulator
 
-FIXTURE_DEFAULTS: dict[str, Any] = {"report_interval": 0.05}
-"""Defaults of the fixtures that differ from EmulatorConfig (fast meter reports)."""
+FIXTURE_DEFAULTS: dict[str, Any] = {"report_interval": 0.05, "recognition_time": 0.0}
+"""Defaults of the fixtures: fast meter reports, and a meter-settings change acts at once (no
+RECOGNITION phase; pass ``recognition_time=`` to a test's emulator to have one)."""
 
 
 class EmulatorFactory(Protocol):

@@ -10,7 +10,7 @@ from typing import Any, Final
 from .meter_schema import SettingsError
 from .profiles import CURRENT_ORDER, LEAVES, LGE570_SCALERS, NATIVE_SCALERS, Profile
 
-_OBIS_RE: Final = re.compile(r"(\d{1,3})\.(\d{1,3})\.(\d{1,3})")
+_OBIS_RE: Final = re.compile(r"([0-9]{1,3})\.([0-9]{1,3})\.([0-9]{1,3})")  # ASCII digits only
 MAX_CUSTOM: Final = 64
 
 

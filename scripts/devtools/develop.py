@@ -24,6 +24,7 @@ from .netns import Lab, is_root
 
 CONFIG = REPO / "config"
 EMU_PASSWORD = "whatwatt-emu"  # noqa: S105 - the emulator's Web UI password, printed on start
+EMU_RECOGNITION_TIME = 5.0  # a meter-link settings change: RECOGNITION this long, as on a device
 
 
 def say(msg: str) -> None:
@@ -47,6 +48,7 @@ def start_emulator(a: argparse.Namespace, lab: Lab | None) -> subprocess.Popen[b
     host = lab.dev_ip if lab else "127.0.0.1"
     cmd = [sys.executable, "-m", "whatwatt_emulator", "--host", host, "--port", str(a.emu_port)]
     cmd += ["--password", a.emu_password, "--admin"]
+    cmd += ["--recognition-time", str(a.emu_recognition_time)]
     if lab:
         cmd = [*lab.exec_prefix(lab.dev), *cmd, "--mdns"]
     log = (CONFIG / "emulator.out").open("ab")
@@ -57,7 +59,7 @@ def start_emulator(a: argparse.Namespace, lab: Lab | None) -> subprocess.Popen[b
     log.close()
     say(
         f"emulator: http://{host}:{a.emu_port}  password {a.emu_password!r}"
-        "  (log config/emulator.out)"
+        f"  meter recognition {a.emu_recognition_time:g} s  (log config/emulator.out)"
     )
     return proc
 
@@ -97,6 +99,12 @@ def parse_args() -> argparse.Namespace:
     ap.add_argument("--port", type=int, default=8123, help="HA port on 127.0.0.1")
     ap.add_argument("--emu-port", type=int, default=None, help="emulator port (8080; 80 in netns)")
     ap.add_argument("--emu-password", default=EMU_PASSWORD)
+    ap.add_argument(
+        "--emu-recognition-time",
+        type=float,
+        default=EMU_RECOGNITION_TIME,
+        help="seconds the emulated gateway shows RECOGNITION after a meter-link settings change",
+    )
     ap.add_argument("--no-emulator", action="store_true")
     ap.add_argument("--reset", action="store_true", help="forget HA's state (users, entries)")
     a = ap.parse_args()
