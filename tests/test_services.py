@@ -34,8 +34,10 @@ from custom_components.whatwatt.const import DOMAIN
 from custom_components.whatwatt.services import (
     SERVICE_FIELDS,
     SERVICE_GET,
+    SERVICE_GET_SCALERS,
     SERVICE_REPLACE,
     SERVICE_SET,
+    SERVICE_SET_SCALERS,
 )
 from whatwatt_emulator import Emulator
 
@@ -45,6 +47,7 @@ from .settings_common import KEY, loaded, meter_writes
 ROOT = Path(__file__).resolve().parent.parent
 INTEGRATION = ROOT / "custom_components" / DOMAIN
 LANGUAGES = ("en", "de", "fr", "it")
+SERVICES = (SERVICE_GET, SERVICE_SET, SERVICE_REPLACE, SERVICE_GET_SCALERS, SERVICE_SET_SCALERS)
 
 
 @pytest.fixture
@@ -105,7 +108,7 @@ def test_services_yaml_lists_every_readable_setting_by_section() -> None:
     """The write actions document exactly the readable settings, in their sections, with
     selectors Home Assistant accepts; the keys are not among them."""
     services = load_yaml_dict(str(INTEGRATION / "services.yaml"))
-    assert list(services) == [SERVICE_GET, SERVICE_SET, SERVICE_REPLACE]
+    assert list(services) == list(SERVICES)
     assert list(services[SERVICE_GET]["fields"]) == [ATTR_CONFIG_ENTRY_ID]
     expected = {
         part.value: [key for key in READABLE_KEYS if SPECS[key].section is part] for part in Section
@@ -128,10 +131,10 @@ async def test_actions_are_registered_in_setup_and_described(hass: HomeAssistant
     """The actions exist without any device (action-setup) and Home Assistant reads their
     descriptions without complaint."""
     assert await async_setup_component(hass, DOMAIN, {})
-    for name in (SERVICE_GET, SERVICE_SET, SERVICE_REPLACE):
+    for name in SERVICES:
         assert hass.services.has_service(DOMAIN, name)
     descriptions = (await async_get_all_descriptions(hass))[DOMAIN]
-    assert set(descriptions) == {SERVICE_GET, SERVICE_SET, SERVICE_REPLACE}
+    assert set(descriptions) == set(SERVICES)
     assert "baudrate" in descriptions[SERVICE_SET]["fields"]["serial"]["fields"]
 
 
@@ -483,5 +486,5 @@ async def test_write_actions_are_for_administrators_only(
 def test_actions_have_icons() -> None:
     """Every action has an icon (icons.json, not code)."""
     icons = json.loads((INTEGRATION / "icons.json").read_text("utf-8"))
-    for name in (SERVICE_GET, SERVICE_SET, SERVICE_REPLACE):
+    for name in SERVICES:
         assert icons["services"][name]["service"].startswith("mdi:")

@@ -1,9 +1,11 @@
-"""Which meter setting becomes which entity, derived from the schema.
+"""Which meter setting becomes which entity, and the custom scaler list editor, derived.
 
 The 18 fields are declared once, in ``client/meter_settings.py`` (``SPECS``).  The choices that
 are not the device's rules but this integration's (which settings a typical user touches, the
 common baud rates) live here as data keyed by field; the platforms build their descriptions
-from ``setting_fields``.
+from ``setting_fields``.  The scaler row is declared once, in ``client/scalers.py``
+(``FIELDS``); ``scalers_selector_config`` makes the list editor of the options flow and of the
+``set_custom_scalers`` action (services.yaml) from it.
 """
 
 from __future__ import annotations
@@ -12,9 +14,11 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Final, TypedDict
 
 from homeassistant.const import EntityCategory, Platform
+from homeassistant.helpers.selector import ObjectSelectorConfig, ObjectSelectorField
 
 from .client import MeterSettings, WhatwattClient
 from .client.meter_settings import SPECS, Kind, SettingSpec
+from .client.scalers import FIELDS as SCALER_FIELDS, LIST_FIELD, ScalerField
 
 STANDARD_BAUDRATES: Final = (300, 600, 1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200)
 SELECT_CHOICES: Final[Mapping[str, tuple[int, ...]]] = {"baudrate": STANDARD_BAUDRATES}
@@ -88,3 +92,27 @@ def setting_fields(spec: SettingSpec) -> SettingFields:
 def setting_specs(platform: Platform) -> tuple[SettingSpec, ...]:
     """Return the settings ``platform`` shows, in the vendor's order."""
     return tuple(spec for spec in SPECS.values() if entity_platform(spec) is platform)
+
+
+def _scaler_field(spec: ScalerField) -> ObjectSelectorField:
+    """A number box for a numeric field of a scaler row (with its range), else a text box."""
+    if spec.minimum is None:
+        return ObjectSelectorField(required=True, selector={"text": {}})
+    number = {"min": spec.minimum, "max": spec.maximum, "step": 1, "mode": "box"}
+    return ObjectSelectorField(required=True, selector={"number": number})
+
+
+def scalers_selector_config() -> ObjectSelectorConfig:
+    """Return the list editor of custom scalers: one row per scaler, added, changed, removed.
+
+    Each row is shown by its OBIS code, with its scaler below; the field names are translated
+    by ``selector.scalers.fields``.  The selectors show ranges; ``scalers.validate`` enforces
+    them, so that a bad row is a translated error naming it.
+    """
+    return ObjectSelectorConfig(
+        multiple=True,
+        label_field=SCALER_FIELDS[0].key,
+        description_field=SCALER_FIELDS[1].key,
+        translation_key=LIST_FIELD,
+        fields={spec.key: _scaler_field(spec) for spec in SCALER_FIELDS},
+    )
