@@ -59,6 +59,7 @@ from .client.meter_settings import (
 from .const import DOMAIN
 from .errors import translated_errors
 from .helpers import number_range
+from .options_scalers import STEP_SCALERS, WhatwattScalersSteps
 
 if TYPE_CHECKING:
     from .coordinator import WhatwattConfigEntry
@@ -167,7 +168,7 @@ class _FieldError(Exception):
         self.error = error
 
 
-class WhatwattOptionsFlow(OptionsFlowWithReload):
+class WhatwattOptionsFlow(WhatwattScalersSteps, OptionsFlowWithReload):
     """Edit the meter communication settings, or restore their factory defaults."""
 
     def __init__(self) -> None:
@@ -187,7 +188,9 @@ class WhatwattOptionsFlow(OptionsFlowWithReload):
     async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """Offer editing the settings or restoring the factory defaults."""
         self._loaded_entry()
-        return self.async_show_menu(step_id="init", menu_options=[STEP_EDIT, STEP_RESTORE])
+        return self.async_show_menu(
+            step_id="init", menu_options=[STEP_EDIT, STEP_SCALERS, STEP_RESTORE]
+        )
 
     async def async_step_edit(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """Show the device's current settings; check and apply what the user changed."""
