@@ -30,15 +30,7 @@ from custom_components.whatwatt.errors import describe
 from whatwatt_emulator import Emulator, routes
 from whatwatt_emulator.pytest_plugin import EmulatorFactory
 
-from .client_common import client_for
-
-CUSTOM = "/api/v1/meter/scalers/custom"
-
-
-def posts(emulator: Emulator) -> list[Any]:
-    """The bodies of every POST of the custom scalers."""
-    return [request.body for request in emulator.requests("POST", CUSTOM)]
-
+from .client_common import SCALERS_CUSTOM as CUSTOM, client_for, scaler_posts
 
 # --- reading ---------------------------------------------------------------------------------
 
@@ -104,8 +96,8 @@ async def test_set_custom_scalers_posts_the_whole_list_once_and_reads_it_back(
     wanted = [Scaler(obis="1.7.0", scaler=-2), Scaler(obis="1.8.255", scaler=3)]
     assert await client_for(emulator, session).set_custom_scalers(wanted) == wanted
     assert [(r.method, r.path) for r in emulator.log] == [("POST", CUSTOM), ("GET", CUSTOM)]
-    assert posts(emulator) == [[scaler.as_dict() for scaler in wanted]]
-    assert emulator.custom_scalers == posts(emulator)[0]
+    assert scaler_posts(emulator) == [[scaler.as_dict() for scaler in wanted]]
+    assert emulator.custom_scalers == scaler_posts(emulator)[0]
 
 
 async def test_set_custom_scalers_takes_rows_as_mappings_and_whole_floats(
@@ -115,7 +107,9 @@ async def test_set_custom_scalers_takes_rows_as_mappings_and_whole_floats(
     read_back = await client_for(emulator, session).set_custom_scalers(
         [{"obis": "2.8.0", "scaler": 3.0}, Scaler(obis="1.8.0", scaler=-1)]
     )
-    assert posts(emulator) == [[{"obis": "2.8.0", "scaler": 3}, {"obis": "1.8.0", "scaler": -1}]]
+    assert scaler_posts(emulator) == [
+        [{"obis": "2.8.0", "scaler": 3}, {"obis": "1.8.0", "scaler": -1}]
+    ]
     assert read_back == [Scaler(obis="2.8.0", scaler=3), Scaler(obis="1.8.0", scaler=-1)]
 
 
@@ -126,7 +120,9 @@ async def test_obis_codes_are_sent_in_canonical_form(
     await client_for(emulator, session).set_custom_scalers(
         [{"obis": "01.8.0", "scaler": 0}, {"obis": " 001.008.255 ", "scaler": 3}]
     )
-    assert posts(emulator) == [[{"obis": "1.8.0", "scaler": 0}, {"obis": "1.8.255", "scaler": 3}]]
+    assert scaler_posts(emulator) == [
+        [{"obis": "1.8.0", "scaler": 0}, {"obis": "1.8.255", "scaler": 3}]
+    ]
 
 
 async def test_the_ranges_end_where_the_device_says(
@@ -143,7 +139,7 @@ async def test_an_empty_list_clears_the_custom_scalers(
     """POST [] removes every custom scaler."""
     emulator.custom_scalers = [{"obis": "1.8.0", "scaler": 3}]
     assert await client_for(emulator, session).set_custom_scalers([]) == []
-    assert posts(emulator) == [[]]
+    assert scaler_posts(emulator) == [[]]
     assert emulator.custom_scalers == []
 
 
@@ -157,7 +153,7 @@ async def test_the_client_sets_no_maximum_count_the_device_refuses_what_it_refus
         await client_for(emulator, session).set_custom_scalers(rows)
     assert err.value.status == 400
     assert err.value.error == "too_many"
-    assert len(posts(emulator)[0]) == 65
+    assert len(scaler_posts(emulator)[0]) == 65
 
 
 @pytest.mark.parametrize(

@@ -40,7 +40,7 @@ from custom_components.whatwatt.client.meter_settings import (
 from whatwatt_emulator import Emulator
 
 from .integration_common import make_entry
-from .settings_common import KEY, loaded, meter_writes
+from .settings_common import KEY, loaded, meter_writes, without_reported
 
 CLEAR = "clear_"
 TRANSLATIONS = Path(__file__).resolve().parent.parent / "custom_components/whatwatt/translations"
@@ -161,14 +161,7 @@ async def test_options_flow_shows_only_settings_the_device_reports(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """An older firmware without a field: the form does not offer it (the keys stay)."""
-    from whatwatt_emulator import routes  # noqa: PLC0415
-
-    readable = routes.meter_schema.readable
-    monkeypatch.setattr(
-        routes.meter_schema,
-        "readable",
-        lambda values: {k: v for k, v in readable(values).items() if k != "scalers_set"},
-    )
+    without_reported(monkeypatch, "scalers_set")
     form = await open_edit(hass, loaded_entry)
     fields = form_fields(form)
     assert "scalers_set" not in fields["time_scaling"]

@@ -22,10 +22,10 @@ from custom_components.whatwatt.client.scalers import Reason
 from whatwatt_emulator import Emulator, routes
 from whatwatt_emulator.pytest_plugin import EmulatorFactory
 
-from .settings_common import loaded, meter_writes
+from .client_common import SCALERS_CUSTOM as CUSTOM, scaler_posts
+from .settings_common import arm, loaded, meter_writes, without_reported
 
 TRANSLATIONS = Path(__file__).resolve().parent.parent / "custom_components/whatwatt/translations"
-CUSTOM = "/api/v1/meter/scalers/custom"
 EXAMPLE = [{"obis": "1.7.0", "scaler": -2}, {"obis": "1.8.255", "scaler": 3}]
 ROW = {"obis": "2.8.0", "scaler": 3}
 
@@ -71,11 +71,6 @@ def shown(form: FlowResult) -> dict[str, Any]:
     """Return the selector of each field, as the frontend receives it."""
     fields = probatio.to_field_list(form["data_schema"], custom_serializer=cv.custom_serializer)
     return {field["name"]: field["selector"] for field in fields}
-
-
-def posts(emulator: Emulator) -> list[Any]:
-    """The bodies of every POST of the custom scalers."""
-    return [request.body for request in emulator.requests("POST", CUSTOM)]
 
 
 # --- opening ---------------------------------------------------------------------------------
@@ -150,12 +145,7 @@ async def test_step_on_firmware_without_a_scaler_set_says_so(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A firmware that does not report scalers_set: a dash for the set, and the switch."""
-    readable = routes.meter_schema.readable
-    monkeypatch.setattr(
-        routes.meter_schema,
-        "readable",
-        lambda values: {k: v for k, v in readable(values).items() if k != "scalers_set"},
-    )
+    without_reported(monkeypatch, "scalers_set")
     form = await open_scalers(hass, entry)
     assert form["description_placeholders"]["scalers_set"] == "-"
     assert "switch_to_custom" in shown(form)
@@ -172,11 +162,7 @@ async def test_step_aborts_when_the_device_cannot_be_read(
     hass: HomeAssistant, entry: MockConfigEntry, dlms: Emulator, fault: dict[str, int], reason: str
 ) -> None:
     """No form on stale data: the flow ends, saying what happened."""
-    name, count = next(iter(fault.items()))
-    if name == "fail_next":
-        dlms.faults.fail_next(status=count)
-    else:
-        dlms.faults.reset_next(count=count)
+    arm(dlms, fault)
     result = await open_scalers(hass, entry)
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == reason
@@ -212,7 +198,7 @@ async def test_step_sends_the_whole_edited_list_in_one_post(
     result = await submit(hass, form, scalers=edited)
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert result["data"] == dict(entry.options)
-    assert posts(dlms) == [[{"obis": "1.7.0", "scaler": -1}, {"obis": "1.8.0", "scaler": 3}]]
+    assert scaler_posts(dlms) == [[{"obis": "1.7.0", "scaler": -1}, {"obis": "1.8.0", "scaler": 3}]]
     assert [(r.method, r.path) for r in dlms.log] == [("POST", CUSTOM), ("GET", CUSTOM)]
     assert meter_writes(dlms) == []
 
@@ -239,7 +225,7 @@ async def test_step_with_every_row_removed_clears_the_list(
     form = await open_scalers(hass, entry)
     result = await submit(hass, form, **data)
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert posts(dlms) == [[]]
+    assert scaler_posts(dlms) == [[]]
     assert dlms.custom_scalers == []
 
 
@@ -319,11 +305,7 @@ async def test_step_failed_write_keeps_the_list_entered(
     """The device refused or did not answer: the shared error, the rows entered kept, no
     switch; submitted again, the list goes out."""
     form = await open_scalers(hass, entry)
-    name, count = next(iter(fault.items()))
-    if name == "fail_next":
-        dlms.faults.fail_next(status=count)
-    else:
-        dlms.faults.reset_next(count=count)
+    arm(dlms, fault)
     result = await submit(hass, form, scalers=EXAMPLE, switch_to_custom=True)
     assert result["type"] is FlowResultType.FORM
     assert result["errors"] == {"base": error}
@@ -388,7 +370,7 @@ async def test_step_switches_the_set_without_a_list_change(
     form = await open_scalers(hass, entry)
     result = await submit(hass, form, scalers=EXAMPLE, switch_to_custom=True)
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert posts(dlms) == []
+    assert scaler_posts(dlms) == []
     assert meter_writes(dlms) == [("PUT", {"scalers_set": "custom"})]
 
 

@@ -42,7 +42,7 @@ from custom_components.whatwatt.services import (
 from whatwatt_emulator import Emulator
 
 from .integration_common import make_entry
-from .settings_common import KEY, loaded, meter_writes
+from .settings_common import KEY, arm, loaded, meter_writes
 
 ROOT = Path(__file__).resolve().parent.parent
 INTEGRATION = ROOT / "custom_components" / DOMAIN
@@ -322,6 +322,17 @@ async def test_write_action_with_a_typo_and_a_key_does_not_log_the_key(
     assert KEY not in caplog.text
 
 
+WRITES = [
+    pytest.param(SERVICE_SET, {"time_offset": 10}, id="set_meter_settings"),
+    pytest.param(
+        SERVICE_SET_SCALERS,
+        {"scalers": [{"obis": "1.8.255", "scaler": 3}]},
+        id="set_custom_scalers",
+    ),
+]
+"""A call of each write action that the device would accept."""
+
+
 @pytest.mark.parametrize(
     ("fault", "translation_key"),
     [
@@ -331,33 +342,37 @@ async def test_write_action_with_a_typo_and_a_key_does_not_log_the_key(
         pytest.param({"malformed_json_next": 2}, "device_rejected", id="malformed-read-back"),
     ],
 )
-async def test_set_meter_settings_device_failures_are_errors_not_success(
+@pytest.mark.parametrize(("service", "data"), WRITES)
+async def test_write_actions_device_failures_are_errors_not_success(
     hass: HomeAssistant,
     loaded_entry: MockConfigEntry,
     emulator: Emulator,
+    service: str,
+    data: dict[str, Any],
     fault: dict[str, int],
     translation_key: str,
 ) -> None:
     """A write the device refused or did not confirm raises a translated error."""
-    name, count = next(iter(fault.items()))
-    if name == "fail_next":
-        emulator.faults.fail_next(status=count)
-    else:
-        getattr(emulator.faults, name)(count=count)
+    arm(emulator, fault)
     with pytest.raises(HomeAssistantError) as err:
-        await call(hass, SERVICE_SET, loaded_entry, time_offset=10)
+        await call(hass, service, loaded_entry, **data)
     assert not isinstance(err.value, ServiceValidationError)
     assert err.value.translation_key == translation_key
     assert str(err.value)
 
 
-async def test_set_meter_settings_with_a_changed_password_starts_reauthentication(
-    hass: HomeAssistant, loaded_entry: MockConfigEntry, emulator: Emulator
+@pytest.mark.parametrize(("service", "data"), WRITES)
+async def test_write_actions_with_a_changed_password_start_reauthentication(
+    hass: HomeAssistant,
+    loaded_entry: MockConfigEntry,
+    emulator: Emulator,
+    service: str,
+    data: dict[str, Any],
 ) -> None:
     """A rejected password: an error, and Home Assistant asks for the new password."""
     emulator.set_password("changed")
     with pytest.raises(HomeAssistantError) as err:
-        await call(hass, SERVICE_SET, loaded_entry, time_offset=10)
+        await call(hass, service, loaded_entry, **data)
     await hass.async_block_till_done()
     assert err.value.translation_key == "invalid_auth"
     flows = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
@@ -468,19 +483,26 @@ async def test_write_actions_are_for_administrators_only(
     emulator: Emulator,
     hass_read_only_user: MockUser,
 ) -> None:
-    """Changing the meter link is an admin action; reading is not."""
+    """Changing the meter link or the scaling is an admin action; reading is not."""
     context = Context(user_id=hass_read_only_user.id)
     data = {ATTR_CONFIG_ENTRY_ID: loaded_entry.entry_id}
-    for name in (SERVICE_SET, SERVICE_REPLACE):
+    writes = {
+        SERVICE_SET: {"time_offset": 1},
+        SERVICE_REPLACE: {},
+        SERVICE_SET_SCALERS: {"scalers": []},
+    }
+    for name, fields in writes.items():
         with pytest.raises(Unauthorized):
             await hass.services.async_call(
-                DOMAIN, name, {**data, "time_offset": 1}, blocking=True, context=context
+                DOMAIN, name, {**data, **fields}, blocking=True, context=context
             )
-    assert meter_writes(emulator) == []
-    response = await hass.services.async_call(
-        DOMAIN, SERVICE_GET, data, blocking=True, context=context, return_response=True
-    )
-    assert response == dict(DEFAULTS)
+    assert [request for request in emulator.log if request.method != "GET"] == []
+    reads = {SERVICE_GET: dict(DEFAULTS), SERVICE_GET_SCALERS: {"scalers": []}}
+    for name, expected in reads.items():
+        response = await hass.services.async_call(
+            DOMAIN, name, data, blocking=True, context=context, return_response=True
+        )
+        assert response == expected
 
 
 def test_actions_have_icons() -> None:

@@ -1,6 +1,8 @@
 """The custom scaler actions read and write the whole list on the device, against the emulator.
 
 What the device received comes from the emulator's request log: a refused list is never sent.
+Device failures, a changed password and who may write are tested for every write action in
+test_services.py.
 """
 
 from __future__ import annotations
@@ -9,19 +11,19 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from homeassistant.const import ATTR_CONFIG_ENTRY_ID
-from homeassistant.core import Context, HomeAssistant
-from homeassistant.exceptions import HomeAssistantError, ServiceValidationError, Unauthorized
+from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 import probatio
 import pytest
-from pytest_homeassistant_custom_component.common import MockConfigEntry, MockUser
+from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.whatwatt.const import DOMAIN
 from custom_components.whatwatt.services import SERVICE_GET_SCALERS, SERVICE_SET_SCALERS
 from whatwatt_emulator import Emulator, routes
 
+from .client_common import SCALERS_CUSTOM as CUSTOM, scaler_posts
 from .settings_common import loaded
 
-CUSTOM = "/api/v1/meter/scalers/custom"
 EXAMPLE = [{"obis": "1.7.0", "scaler": -2}, {"obis": "1.8.255", "scaler": 3}]
 """The vendor's POST example."""
 
@@ -42,11 +44,6 @@ async def call(hass: HomeAssistant, service: str, entry: MockConfigEntry, **data
         blocking=True,
         return_response=True,
     )
-
-
-def posts(emulator: Emulator) -> list[Any]:
-    """The bodies of every POST of the custom scalers."""
-    return [request.body for request in emulator.requests("POST", CUSTOM)]
 
 
 # --- get -------------------------------------------------------------------------------------
@@ -91,7 +88,7 @@ async def test_set_custom_scalers_posts_the_whole_list_once_and_returns_it_read_
     the device reads back."""
     rows = [{"obis": "01.7.0", "scaler": -2.0}, {"obis": "1.8.255", "scaler": 3}]
     response = await call(hass, SERVICE_SET_SCALERS, loaded_entry, scalers=rows)
-    assert posts(emulator) == [EXAMPLE]
+    assert scaler_posts(emulator) == [EXAMPLE]
     assert [(r.method, r.path) for r in emulator.log] == [("POST", CUSTOM), ("GET", CUSTOM)]
     assert response == {"scalers": EXAMPLE}
     assert emulator.custom_scalers == EXAMPLE
@@ -116,7 +113,7 @@ async def test_set_custom_scalers_with_an_empty_list_removes_them_all(
     """[] is a list too: the device forgets its custom scalers."""
     emulator.custom_scalers = list(EXAMPLE)
     assert await call(hass, SERVICE_SET_SCALERS, loaded_entry, scalers=[]) == {"scalers": []}
-    assert posts(emulator) == [[]]
+    assert scaler_posts(emulator) == [[]]
 
 
 ROW = {"obis": "1.8.0", "scaler": 3}
@@ -157,7 +154,7 @@ async def test_set_custom_scalers_refuses_a_bad_list_naming_the_row_and_sends_no
     assert err.value.translation_key == f"setting_{reason}"
     assert err.value.translation_placeholders["field"] == field
     assert field in str(err.value)
-    assert posts(emulator) == []
+    assert scaler_posts(emulator) == []
     assert emulator.log == []
 
 
@@ -179,35 +176,6 @@ async def test_set_custom_scalers_refuses_an_unknown_field(
     assert emulator.log == []
 
 
-@pytest.mark.parametrize(
-    ("fault", "translation_key"),
-    [
-        pytest.param({"fail_next": 400}, "device_rejected", id="rejected"),
-        pytest.param({"fail_next": 503}, "device_rejected", id="device-error"),
-        pytest.param({"reset_next": 2}, "cannot_connect", id="connection-lost"),
-        pytest.param({"malformed_json_next": 2}, "device_rejected", id="malformed-read-back"),
-    ],
-)
-async def test_set_custom_scalers_device_failures_are_errors_not_success(
-    hass: HomeAssistant,
-    loaded_entry: MockConfigEntry,
-    emulator: Emulator,
-    fault: dict[str, int],
-    translation_key: str,
-) -> None:
-    """A write the device refused or did not confirm raises the shared translated error."""
-    name, count = next(iter(fault.items()))
-    if name == "fail_next":
-        emulator.faults.fail_next(status=count)
-    else:
-        getattr(emulator.faults, name)(count=count)
-    with pytest.raises(HomeAssistantError) as err:
-        await call(hass, SERVICE_SET_SCALERS, loaded_entry, scalers=EXAMPLE)
-    assert not isinstance(err.value, ServiceValidationError)
-    assert err.value.translation_key == translation_key
-    assert str(err.value)
-
-
 async def test_set_custom_scalers_reports_a_list_the_device_did_not_take(
     hass: HomeAssistant,
     loaded_entry: MockConfigEntry,
@@ -221,40 +189,3 @@ async def test_set_custom_scalers_reports_a_list_the_device_did_not_take(
         await call(hass, SERVICE_SET_SCALERS, loaded_entry, scalers=EXAMPLE)
     assert err.value.translation_key == "setting_not_applied"
     assert err.value.translation_placeholders == {"name": "whatwatt Go 9F8124", "field": "scalers"}
-
-
-async def test_set_custom_scalers_with_a_changed_password_starts_reauthentication(
-    hass: HomeAssistant, loaded_entry: MockConfigEntry, emulator: Emulator
-) -> None:
-    """A rejected password: an error, and Home Assistant asks for the new password."""
-    emulator.set_password("changed")
-    with pytest.raises(HomeAssistantError) as err:
-        await call(hass, SERVICE_SET_SCALERS, loaded_entry, scalers=EXAMPLE)
-    await hass.async_block_till_done()
-    assert err.value.translation_key == "invalid_auth"
-    flows = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
-    assert [flow["context"]["source"] for flow in flows] == ["reauth"]
-
-
-async def test_set_custom_scalers_is_for_administrators_only(
-    hass: HomeAssistant,
-    loaded_entry: MockConfigEntry,
-    emulator: Emulator,
-    hass_read_only_user: MockUser,
-) -> None:
-    """Changing how the meter's values are scaled is an admin action; reading is not."""
-    context = Context(user_id=hass_read_only_user.id)
-    data = {ATTR_CONFIG_ENTRY_ID: loaded_entry.entry_id}
-    with pytest.raises(Unauthorized):
-        await hass.services.async_call(
-            DOMAIN,
-            SERVICE_SET_SCALERS,
-            {**data, "scalers": EXAMPLE},
-            blocking=True,
-            context=context,
-        )
-    assert posts(emulator) == []
-    response = await hass.services.async_call(
-        DOMAIN, SERVICE_GET_SCALERS, data, blocking=True, context=context, return_response=True
-    )
-    assert response == {"scalers": []}
