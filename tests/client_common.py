@@ -11,6 +11,13 @@ import aiohttp
 from custom_components.whatwatt.client import WhatwattClient
 from whatwatt_emulator import Emulator
 
+SCALERS_CUSTOM = "/api/v1/meter/scalers/custom"
+
+
+def scaler_posts(emu: Emulator) -> list[Any]:
+    """The bodies of every POST of the custom scalers the device got."""
+    return [request.body for request in emu.requests("POST", SCALERS_CUSTOM)]
+
 
 def client_for(emu: Emulator, session: aiohttp.ClientSession, **kwargs: Any) -> WhatwattClient:
     """A client for the given emulator."""

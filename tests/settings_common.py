@@ -15,10 +15,11 @@ from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowManager, FlowResult, FlowResultType
 from homeassistant.helpers import entity_registry as er
+import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.whatwatt.const import DOMAIN
-from whatwatt_emulator import Emulator
+from whatwatt_emulator import Emulator, routes
 
 from .integration_common import async_setup, async_wait_for, make_entry
 
@@ -54,6 +55,26 @@ def meter_writes(emulator: Emulator) -> list[tuple[str, Any]]:
         for request in emulator.log
         if request.path == METER_SETTINGS_PATH and request.method in ("PUT", "POST")
     ]
+
+
+def arm(emulator: Emulator, fault: dict[str, int]) -> None:
+    """Arm one counted fault: ``{"fail_next": status}`` or ``{"reset_next": count}`` and the
+    like (the emulator's ``Faults`` method and its count)."""
+    name, value = next(iter(fault.items()))
+    if name == "fail_next":
+        emulator.faults.fail_next(status=value)
+    else:
+        getattr(emulator.faults, name)(count=value)
+
+
+def without_reported(monkeypatch: pytest.MonkeyPatch, key: str) -> None:
+    """Make the emulated firmware leave meter setting ``key`` out of its answers (older ones)."""
+    readable = routes.meter_schema.readable
+    monkeypatch.setattr(
+        routes.meter_schema,
+        "readable",
+        lambda values: {k: v for k, v in readable(values).items() if k != key},
+    )
 
 
 @asynccontextmanager

@@ -9,7 +9,6 @@ import pytest
 
 from custom_components.whatwatt.client import (
     MeterSettings,
-    Scaler,
     WhatwattConnectionError,
     WhatwattLicenceRequired,
     WhatwattResponseError,
@@ -236,51 +235,6 @@ async def test_reboot_posts_and_device_goes_offline(
     await until(lambda: emu.online)
     await client.system()
     assert emu.boot_id != boot_id
-
-
-async def test_scalers_current_on_dlms_meter(
-    emulator_factory: Any, session: aiohttp.ClientSession
-) -> None:
-    """A DLMS meter reports the scalers in use; a DSMR one none."""
-    dlms = await emulator_factory(meter="dlms")
-    scalers = await client_for(dlms, session).scalers_current()
-    assert scalers
-    assert all(isinstance(s, Scaler) and -6 <= s.scaler <= 6 for s in scalers)
-    assert "1.8.0" in {s.obis for s in scalers}
-    dsmr = await emulator_factory(meter="dsmr")
-    assert await client_for(dsmr, session).scalers_current() == []
-
-
-async def test_custom_scalers_round_trip(
-    emulator_factory: Any, session: aiohttp.ClientSession
-) -> None:
-    """set_scalers_custom POSTs the list and returns it as read back."""
-    emu = await emulator_factory(meter="dlms")
-    client = client_for(emu, session)
-    assert await client.scalers_custom() == []
-    wanted = [Scaler(obis="1.7.0", scaler=-2), Scaler(obis="1.8.255", scaler=3)]
-    assert await client.set_scalers_custom(wanted) == wanted
-    assert [r.body for r in emu.requests("POST")] == [[s.as_dict() for s in wanted]]
-
-
-@pytest.mark.parametrize(
-    ("scaler", "field", "reason"),
-    [
-        (Scaler(obis="1.8", scaler=0), "obis", "invalid_type"),
-        (Scaler(obis="1.8.x", scaler=0), "obis", "invalid_type"),
-        (Scaler(obis="255.8.0", scaler=0), "obis", "out_of_range"),
-        (Scaler(obis="1.8.0", scaler=7), "scaler", "out_of_range"),
-        (Scaler(obis="1.8.0", scaler=True), "scaler", "out_of_range"),
-    ],
-)
-async def test_invalid_custom_scalers_send_nothing(
-    emulator: Emulator, session: aiohttp.ClientSession, scaler: Scaler, field: str, reason: str
-) -> None:
-    """Custom scalers are checked like the device does, before sending."""
-    with pytest.raises(WhatwattValidationError) as err:
-        await client_for(emulator, session).set_scalers_custom([scaler])
-    assert (err.value.field, err.value.reason) == (field, reason)
-    assert emulator.log == []
 
 
 async def test_client_talks_to_the_configured_port_and_hides_the_password(

@@ -17,6 +17,7 @@ from syrupy.assertion import SnapshotAssertion
 
 from custom_components.whatwatt.client import SystemInfo
 from tests.integration_common import async_setup, make_entry
+from whatwatt_emulator import routes
 from whatwatt_emulator.pytest_plugin import EmulatorFactory
 
 PASSWORD = "Tr0ub4dor&3"
@@ -36,9 +37,10 @@ async def test_diagnostics(
     emulator_factory: EmulatorFactory,
     snapshot: SnapshotAssertion,
 ) -> None:
-    """System, settings, meter settings, live state and entities, redacted."""
+    """System, settings, meter settings, scalers, live state and entities, redacted."""
     emulator = await emulator_factory(password=PASSWORD, licence="PLUS", report_interval=1.0)
     emulator.settings["system"]["name"] = "Flat 3B"
+    emulator.custom_scalers = [{"obis": "1.8.255", "scaler": 3}]
     entry = await async_setup(hass, make_entry(emulator, password=PASSWORD))
     diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, entry)
     assert diagnostics == snapshot
@@ -74,6 +76,40 @@ async def test_diagnostics_without_general_settings(
     diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, entry)
     assert diagnostics["settings"] == {"error": "WhatwattResponseError"}
     assert diagnostics["system"]["device"]["model"] == "WW_Go_1.2"
+
+
+async def test_diagnostics_with_the_scalers_of_a_dlms_meter(
+    hass: HomeAssistant, hass_client: ClientSessionGenerator, emulator_factory: EmulatorFactory
+) -> None:
+    """Both lists, as the device API spells them: the scalers in use and the custom ones."""
+    emulator = await emulator_factory(meter="dlms")
+    emulator.custom_scalers = [{"obis": "31.7.255", "scaler": -3}]
+    entry = await async_setup(hass, make_entry(emulator))
+    scalers = (await get_diagnostics_for_config_entry(hass, hass_client, entry))["scalers"]
+    assert scalers["custom"] == [{"obis": "31.7.255", "scaler": -3}]
+    assert {"obis": "31.7.0", "scaler": -2} in scalers["current"]
+
+
+@pytest.mark.parametrize("broken", ["current", "custom"])
+async def test_diagnostics_when_a_scaler_list_cannot_be_read(
+    hass: HomeAssistant,
+    hass_client: ClientSessionGenerator,
+    emulator_factory: EmulatorFactory,
+    monkeypatch: pytest.MonkeyPatch,
+    broken: str,
+) -> None:
+    """One list cannot be read (here: the device answers an object): the download still works
+    and names the error's type in its place; the other list is there."""
+    emulator = await emulator_factory(meter="dlms")
+    entry = await async_setup(hass, make_entry(emulator))
+    if broken == "current":
+        monkeypatch.setattr(routes.scalers, "current", lambda *args: {"obis": "1.8.0"})
+    else:
+        emulator.custom_scalers = {"obis": "1.8.0"}  # type: ignore[assignment]
+    scalers = (await get_diagnostics_for_config_entry(hass, hass_client, entry))["scalers"]
+    assert scalers[broken] == {"error": "WhatwattResponseError"}
+    (other,) = set(scalers) - {broken}
+    assert isinstance(scalers[other], list)
 
 
 async def test_diagnostics_of_a_sparse_system_answer(

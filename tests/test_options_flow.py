@@ -41,7 +41,7 @@ from custom_components.whatwatt.link import LINK_FIELDS
 from whatwatt_emulator import Emulator
 
 from .integration_common import make_entry
-from .settings_common import KEY, async_after_link_check, loaded, meter_writes
+from .settings_common import KEY, async_after_link_check, loaded, meter_writes, without_reported
 
 CLEAR = "clear_"
 TRANSLATIONS = Path(__file__).resolve().parent.parent / "custom_components/whatwatt/translations"
@@ -84,7 +84,7 @@ async def open_edit(hass: HomeAssistant, entry: MockConfigEntry) -> FlowResult:
     """Open the options and choose "Edit settings"."""
     result = await hass.config_entries.options.async_init(entry.entry_id)
     assert result["type"] is FlowResultType.MENU
-    assert result["menu_options"] == ["edit", "restore"]
+    assert result["menu_options"] == ["edit", "scalers", "restore"]
     return await hass.config_entries.options.async_configure(
         result["flow_id"], {"next_step_id": "edit"}
     )
@@ -162,14 +162,7 @@ async def test_options_flow_shows_only_settings_the_device_reports(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """An older firmware without a field: the form does not offer it (the keys stay)."""
-    from whatwatt_emulator import routes  # noqa: PLC0415
-
-    readable = routes.meter_schema.readable
-    monkeypatch.setattr(
-        routes.meter_schema,
-        "readable",
-        lambda values: {k: v for k, v in readable(values).items() if k != "scalers_set"},
-    )
+    without_reported(monkeypatch, "scalers_set")
     form = await open_edit(hass, loaded_entry)
     fields = form_fields(form)
     assert "scalers_set" not in fields["time_scaling"]

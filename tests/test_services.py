@@ -34,17 +34,20 @@ from custom_components.whatwatt.const import DOMAIN
 from custom_components.whatwatt.services import (
     SERVICE_FIELDS,
     SERVICE_GET,
+    SERVICE_GET_SCALERS,
     SERVICE_REPLACE,
     SERVICE_SET,
+    SERVICE_SET_SCALERS,
 )
 from whatwatt_emulator import Emulator
 
 from .integration_common import make_entry
-from .settings_common import KEY, loaded, meter_writes
+from .settings_common import KEY, arm, loaded, meter_writes
 
 ROOT = Path(__file__).resolve().parent.parent
 INTEGRATION = ROOT / "custom_components" / DOMAIN
 LANGUAGES = ("en", "de", "fr", "it")
+SERVICES = (SERVICE_GET, SERVICE_SET, SERVICE_REPLACE, SERVICE_GET_SCALERS, SERVICE_SET_SCALERS)
 
 
 @pytest.fixture
@@ -105,7 +108,7 @@ def test_services_yaml_lists_every_readable_setting_by_section() -> None:
     """The write actions document exactly the readable settings, in their sections, with
     selectors Home Assistant accepts; the keys are not among them."""
     services = load_yaml_dict(str(INTEGRATION / "services.yaml"))
-    assert list(services) == [SERVICE_GET, SERVICE_SET, SERVICE_REPLACE]
+    assert list(services) == list(SERVICES)
     assert list(services[SERVICE_GET]["fields"]) == [ATTR_CONFIG_ENTRY_ID]
     expected = {
         part.value: [key for key in READABLE_KEYS if SPECS[key].section is part] for part in Section
@@ -128,10 +131,10 @@ async def test_actions_are_registered_in_setup_and_described(hass: HomeAssistant
     """The actions exist without any device (action-setup) and Home Assistant reads their
     descriptions without complaint."""
     assert await async_setup_component(hass, DOMAIN, {})
-    for name in (SERVICE_GET, SERVICE_SET, SERVICE_REPLACE):
+    for name in SERVICES:
         assert hass.services.has_service(DOMAIN, name)
     descriptions = (await async_get_all_descriptions(hass))[DOMAIN]
-    assert set(descriptions) == {SERVICE_GET, SERVICE_SET, SERVICE_REPLACE}
+    assert set(descriptions) == set(SERVICES)
     assert "baudrate" in descriptions[SERVICE_SET]["fields"]["serial"]["fields"]
 
 
@@ -319,6 +322,17 @@ async def test_write_action_with_a_typo_and_a_key_does_not_log_the_key(
     assert KEY not in caplog.text
 
 
+WRITES = [
+    pytest.param(SERVICE_SET, {"time_offset": 10}, id="set_meter_settings"),
+    pytest.param(
+        SERVICE_SET_SCALERS,
+        {"scalers": [{"obis": "1.8.255", "scaler": 3}]},
+        id="set_custom_scalers",
+    ),
+]
+"""A call of each write action that the device would accept."""
+
+
 @pytest.mark.parametrize(
     ("fault", "translation_key"),
     [
@@ -328,33 +342,37 @@ async def test_write_action_with_a_typo_and_a_key_does_not_log_the_key(
         pytest.param({"malformed_json_next": 2}, "device_rejected", id="malformed-read-back"),
     ],
 )
-async def test_set_meter_settings_device_failures_are_errors_not_success(
+@pytest.mark.parametrize(("service", "data"), WRITES)
+async def test_write_actions_device_failures_are_errors_not_success(
     hass: HomeAssistant,
     loaded_entry: MockConfigEntry,
     emulator: Emulator,
+    service: str,
+    data: dict[str, Any],
     fault: dict[str, int],
     translation_key: str,
 ) -> None:
     """A write the device refused or did not confirm raises a translated error."""
-    name, count = next(iter(fault.items()))
-    if name == "fail_next":
-        emulator.faults.fail_next(status=count)
-    else:
-        getattr(emulator.faults, name)(count=count)
+    arm(emulator, fault)
     with pytest.raises(HomeAssistantError) as err:
-        await call(hass, SERVICE_SET, loaded_entry, time_offset=10)
+        await call(hass, service, loaded_entry, **data)
     assert not isinstance(err.value, ServiceValidationError)
     assert err.value.translation_key == translation_key
     assert str(err.value)
 
 
-async def test_set_meter_settings_with_a_changed_password_starts_reauthentication(
-    hass: HomeAssistant, loaded_entry: MockConfigEntry, emulator: Emulator
+@pytest.mark.parametrize(("service", "data"), WRITES)
+async def test_write_actions_with_a_changed_password_start_reauthentication(
+    hass: HomeAssistant,
+    loaded_entry: MockConfigEntry,
+    emulator: Emulator,
+    service: str,
+    data: dict[str, Any],
 ) -> None:
     """A rejected password: an error, and Home Assistant asks for the new password."""
     emulator.set_password("changed")
     with pytest.raises(HomeAssistantError) as err:
-        await call(hass, SERVICE_SET, loaded_entry, time_offset=10)
+        await call(hass, service, loaded_entry, **data)
     await hass.async_block_till_done()
     assert err.value.translation_key == "invalid_auth"
     flows = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
@@ -465,23 +483,30 @@ async def test_write_actions_are_for_administrators_only(
     emulator: Emulator,
     hass_read_only_user: MockUser,
 ) -> None:
-    """Changing the meter link is an admin action; reading is not."""
+    """Changing the meter link or the scaling is an admin action; reading is not."""
     context = Context(user_id=hass_read_only_user.id)
     data = {ATTR_CONFIG_ENTRY_ID: loaded_entry.entry_id}
-    for name in (SERVICE_SET, SERVICE_REPLACE):
+    writes = {
+        SERVICE_SET: {"time_offset": 1},
+        SERVICE_REPLACE: {},
+        SERVICE_SET_SCALERS: {"scalers": []},
+    }
+    for name, fields in writes.items():
         with pytest.raises(Unauthorized):
             await hass.services.async_call(
-                DOMAIN, name, {**data, "time_offset": 1}, blocking=True, context=context
+                DOMAIN, name, {**data, **fields}, blocking=True, context=context
             )
-    assert meter_writes(emulator) == []
-    response = await hass.services.async_call(
-        DOMAIN, SERVICE_GET, data, blocking=True, context=context, return_response=True
-    )
-    assert response == dict(DEFAULTS)
+    assert [request for request in emulator.log if request.method != "GET"] == []
+    reads = {SERVICE_GET: dict(DEFAULTS), SERVICE_GET_SCALERS: {"scalers": []}}
+    for name, expected in reads.items():
+        response = await hass.services.async_call(
+            DOMAIN, name, data, blocking=True, context=context, return_response=True
+        )
+        assert response == expected
 
 
 def test_actions_have_icons() -> None:
     """Every action has an icon (icons.json, not code)."""
     icons = json.loads((INTEGRATION / "icons.json").read_text("utf-8"))
-    for name in (SERVICE_GET, SERVICE_SET, SERVICE_REPLACE):
+    for name in SERVICES:
         assert icons["services"][name]["service"].startswith("mdi:")

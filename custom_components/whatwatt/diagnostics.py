@@ -1,13 +1,15 @@
 """Diagnostics download of a whatwatt Go, with every secret and identifier redacted.
 
-Contains what the device reports (system information, general and meter settings), the state
-of the live connection and of every entity.  Removed: the Web UI password and DLMS keys, MAC
+Contains what the device reports (system information, general and meter settings, the scalers
+in use and the custom ones), the state of the live connection and of every entity.  What cannot
+be read is named by the error's type instead.  Removed: the Web UI password and DLMS keys, MAC
 addresses, SSID/BSSID, IP addresses, host names, names, the device id and the meter's serials.
 Entities are listed by key, not by entity id (which carries the device name).
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from dataclasses import asdict
 import json
 from typing import Any
@@ -17,7 +19,7 @@ from homeassistant.const import CONF_HOST, CONF_PASSWORD, CONF_PORT
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import entity_registry as er
 
-from .client import WhatwattError
+from .client import Scaler, WhatwattError
 from .client.meter_settings import SECRET_KEYS
 from .coordinator import WhatwattConfigEntry
 
@@ -51,10 +53,12 @@ async def async_get_config_entry_diagnostics(
 ) -> dict[str, Any]:
     """Return diagnostics for a config entry."""
     runtime = entry.runtime_data
-    try:
-        settings: dict[str, Any] = await runtime.client.settings()
-    except WhatwattError as err:
-        settings = {"error": type(err).__name__}
+    client = runtime.client
+    settings = await _or_error(client.settings())
+    scalers = {
+        "current": await _or_error(_as_dicts(client.current_scalers())),
+        "custom": await _or_error(_as_dicts(client.custom_scalers())),
+    }
 
     system = async_redact_data(runtime.system.data.raw, TO_REDACT)
     if isinstance(meter := system.get("meter"), dict):
@@ -72,6 +76,7 @@ async def async_get_config_entry_diagnostics(
         "system": system,
         "settings": async_redact_data(settings, TO_REDACT),
         "meter_settings": async_redact_data(runtime.meter_settings.data.as_dict(), TO_REDACT),
+        "scalers": scalers,
         "coordinators": {
             name: {
                 "last_update_success": coordinator.last_update_success,
@@ -97,6 +102,19 @@ async def async_get_config_entry_diagnostics(
         },
         "entities": _entities(hass, entry),
     }
+
+
+async def _or_error(read: Awaitable[Any]) -> Any:
+    """Return what the device answers, or the type of the error that stopped it."""
+    try:
+        return await read
+    except WhatwattError as err:
+        return {"error": type(err).__name__}
+
+
+async def _as_dicts(read: Awaitable[list[Scaler]]) -> list[dict[str, Any]]:
+    """A scaler list as the device API spells it."""
+    return [scaler.as_dict() for scaler in await read]
 
 
 def _error(err: BaseException | None) -> str | None:

@@ -7,7 +7,8 @@ all with the same translation keys, chosen here and nowhere else:
 * ``invalid_auth``: the device rejected the password (re-authentication is started);
 * ``cannot_connect``: the device did not answer;
 * ``device_rejected``: it answered, but refused the request (or answered nonsense);
-* ``setting_not_applied``: it accepted a meter setting but reads another value back;
+* ``setting_not_applied``: it accepted a meter setting (or the custom scaler list, field
+  ``scalers``) but reads another value back;
 * ``unknown_error``: anything else the client raised.
 """
 
@@ -24,8 +25,8 @@ from .client import (
     WhatwattAuthError,
     WhatwattConnectionError,
     WhatwattError,
+    WhatwattNotApplied,
     WhatwattResponseError,
-    WhatwattSettingNotApplied,
     WhatwattValidationError,
 )
 from .const import DOMAIN
@@ -44,7 +45,7 @@ def describe(err: WhatwattError, name: str) -> tuple[str, dict[str, str]]:
         return "invalid_auth", {"name": name}
     if isinstance(err, WhatwattConnectionError):
         return "cannot_connect", {"name": name, "error": str(err)}
-    if isinstance(err, WhatwattSettingNotApplied):
+    if isinstance(err, WhatwattNotApplied):
         return "setting_not_applied", {"name": name, "field": err.field}
     if isinstance(err, WhatwattResponseError):
         return "device_rejected", {"name": name, "error": str(err)}

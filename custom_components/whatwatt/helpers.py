@@ -1,10 +1,13 @@
-"""Meter settings on the Home Assistant side: entities and words, derived from the schema.
+"""Meter settings on the Home Assistant side: entities, words and the scaler editor.
 
 The 18 fields are declared once, in ``client/meter_settings.py`` (``SPECS``).  The choices that
 are not the device's rules but this integration's (which settings a typical user touches, the
 common baud rates) live here as data keyed by field; the platforms build their descriptions
 from ``setting_fields``.  Flows and repair issues name fields, values and the meter status in
 the user's language with the ``async_*_label`` functions.
+The scaler row is declared once, in ``client/scalers.py`` (``FIELDS``);
+``scalers_selector_config`` makes the list editor of the options flow and of the
+``set_custom_scalers`` action (services.yaml) from it.
 """
 
 from __future__ import annotations
@@ -14,10 +17,12 @@ from typing import Any, Final, TypedDict
 
 from homeassistant.const import EntityCategory, Platform
 from homeassistant.core import HomeAssistant
+from homeassistant.helpers.selector import ObjectSelectorConfig, ObjectSelectorField
 from homeassistant.helpers.translation import async_get_translations
 
 from .client import MeterSettings
 from .client.meter_settings import SPECS, Kind, SettingSpec
+from .client.scalers import FIELDS as SCALER_FIELDS, LIST_FIELD, ScalerField
 from .const import DOMAIN, METER_STATUS
 
 STANDARD_BAUDRATES: Final = (300, 600, 1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200)
@@ -136,3 +141,27 @@ async def async_meter_status_label(hass: HomeAssistant, status: str | None) -> s
         return status or "-"
     texts = await _translations(hass, "entity")
     return texts.get(f"component.{DOMAIN}.entity.sensor.meter_status.state.{option}", option)
+
+
+def _scaler_field(spec: ScalerField) -> ObjectSelectorField:
+    """A number box for a numeric field of a scaler row (with its range), else a text box."""
+    if spec.minimum is None:
+        return ObjectSelectorField(required=True, selector={"text": {}})
+    number = {"min": spec.minimum, "max": spec.maximum, "step": 1, "mode": "box"}
+    return ObjectSelectorField(required=True, selector={"number": number})
+
+
+def scalers_selector_config() -> ObjectSelectorConfig:
+    """Return the list editor of custom scalers: one row per scaler, added, changed, removed.
+
+    Each row is shown by its OBIS code, with its scaler below; the field names are translated
+    by ``selector.scalers.fields``.  The selectors show ranges; ``scalers.validate`` enforces
+    them, so that a bad row is a translated error naming it.
+    """
+    return ObjectSelectorConfig(
+        multiple=True,
+        label_field=SCALER_FIELDS[0].key,
+        description_field=SCALER_FIELDS[1].key,
+        translation_key=LIST_FIELD,
+        fields={spec.key: _scaler_field(spec) for spec in SCALER_FIELDS},
+    )

@@ -65,6 +65,7 @@ from .helpers import (
     number_range,
 )
 from .link import Link, LinkCheck, MeterSettingsWrite, WhatwattMeterLink
+from .options_scalers import STEP_SCALERS, WhatwattScalersSteps
 
 if TYPE_CHECKING:
     from .coordinator import WhatwattConfigEntry
@@ -178,7 +179,7 @@ class _FieldError(Exception):
         self.error = error
 
 
-class WhatwattOptionsFlow(OptionsFlowWithReload):
+class WhatwattOptionsFlow(WhatwattScalersSteps, OptionsFlowWithReload):
     """Edit the meter communication settings, or restore their factory defaults."""
 
     def __init__(self) -> None:
@@ -202,7 +203,9 @@ class WhatwattOptionsFlow(OptionsFlowWithReload):
     async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """Offer editing the settings or restoring the factory defaults."""
         self._loaded_entry()
-        return self.async_show_menu(step_id="init", menu_options=[STEP_EDIT, STEP_RESTORE])
+        return self.async_show_menu(
+            step_id="init", menu_options=[STEP_EDIT, STEP_SCALERS, STEP_RESTORE]
+        )
 
     async def async_step_edit(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """Show the device's current settings; check and apply what the user changed."""

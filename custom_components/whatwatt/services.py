@@ -1,4 +1,6 @@
-"""Actions for the meter communication settings: get, set (PUT) and replace (POST).
+"""Actions: the meter settings (get, set by PUT, replace by POST) and the custom scalers.
+
+The custom scaler list is read (get) or replaced as a whole by one POST (set).
 
 The fields come from ``SPECS``.  The DLMS keys are not accepted here: Home Assistant records
 the data of every action call (recorder events, automation traces), so a key passed to an
@@ -13,6 +15,9 @@ ServiceValidationError naming the field; device and network failures a HomeAssis
 A choice is taken as the device spells it (``"1.5"``, ``"Passive Push"``, as the vendor documents
 it) or as its translation key (``1_5``, ``passive_push``, what the action's selector sends); the
 device is always sent its own spelling.  The response mirrors the device API: its own spelling.
+
+The custom scalers are checked the same way, in the handler, by ``scalers.validate``: a bad row
+becomes a translated ServiceValidationError naming the row (``scalers.2.obis``) and the reason.
 """
 
 from __future__ import annotations
@@ -31,7 +36,9 @@ from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers.service import async_get_config_entry, async_register_admin_service
 import probatio
 
+from .client import Scaler
 from .client.meter_settings import SECRET_KEYS, SPECS
+from .client.scalers import LIST_FIELD, validate as validate_scalers
 from .const import DOMAIN, METER_STATUS
 from .errors import translated_errors
 
@@ -41,6 +48,8 @@ if TYPE_CHECKING:
 SERVICE_GET: Final = "get_meter_settings"
 SERVICE_SET: Final = "set_meter_settings"
 SERVICE_REPLACE: Final = "replace_meter_settings"
+SERVICE_GET_SCALERS: Final = "get_custom_scalers"
+SERVICE_SET_SCALERS: Final = "set_custom_scalers"
 
 ATTR_VERIFY_LINK: Final = "verify_link"
 """Wait for the meter-link check after the write and return its outcome."""
@@ -52,6 +61,14 @@ SETTINGS_SCHEMA: Final = probatio.Schema(
     extra=probatio.ALLOW_EXTRA,
 )
 """Shape only: the values, unknown fields and keys are checked in the handler (see above)."""
+ENTRY_SCHEMA: Final = probatio.Schema(
+    {probatio.Optional(ATTR_CONFIG_ENTRY_ID): object}, extra=probatio.ALLOW_EXTRA
+)
+"""The read actions: any other field is refused in the handler, with a translated error."""
+SCALERS_SCHEMA: Final = probatio.Schema(
+    {probatio.Optional(ATTR_CONFIG_ENTRY_ID): object, probatio.Optional(LIST_FIELD): object}
+)
+"""Shape only: the list is checked in the handler (``scalers.validate``), row by row."""
 
 
 def _entry(hass: HomeAssistant, call: ServiceCall) -> WhatwattConfigEntry:
@@ -63,6 +80,19 @@ def _entry(hass: HomeAssistant, call: ServiceCall) -> WhatwattConfigEntry:
         )
     entry: WhatwattConfigEntry = async_get_config_entry(hass, DOMAIN, entry_id)
     return entry
+
+
+def _no_fields(call: ServiceCall) -> None:
+    """Refuse any field but config_entry_id (a read action takes none)."""
+    if set(call.data) - {ATTR_CONFIG_ENTRY_ID}:
+        raise ServiceValidationError(
+            translation_domain=DOMAIN, translation_key="setting_get_takes_no_fields"
+        )
+
+
+def _scalers_response(scalers: list[Scaler]) -> ServiceResponse:
+    """The custom scalers as the device API spells them."""
+    return {LIST_FIELD: [scaler.as_dict() for scaler in scalers]}
 
 
 def _settings(call: ServiceCall) -> dict[str, Any]:
@@ -118,10 +148,7 @@ def async_setup_services(hass: HomeAssistant) -> None:
     async def _async_get(call: ServiceCall) -> ServiceResponse:
         """Read the settings from the device now."""
         entry = _entry(hass, call)
-        if set(call.data) - {ATTR_CONFIG_ENTRY_ID}:
-            raise ServiceValidationError(
-                translation_domain=DOMAIN, translation_key="setting_get_takes_no_fields"
-            )
+        _no_fields(call)
         with translated_errors(hass, entry):
             settings = await entry.runtime_data.client.meter_settings()
         entry.runtime_data.meter_settings.async_set_updated_data(settings)
@@ -141,6 +168,22 @@ def async_setup_services(hass: HomeAssistant) -> None:
     async def _async_replace(call: ServiceCall) -> ServiceResponse:
         """Replace all settings (POST; missing ones get their factory defaults)."""
         return await _async_write(hass, call, _settings(call), replace=True)
+
+    async def _async_get_scalers(call: ServiceCall) -> ServiceResponse:
+        """Read the custom scaler list from the device now."""
+        entry = _entry(hass, call)
+        _no_fields(call)
+        with translated_errors(hass, entry):
+            scalers = await entry.runtime_data.client.custom_scalers()
+        return _scalers_response(scalers)
+
+    async def _async_set_scalers(call: ServiceCall) -> ServiceResponse:
+        """Replace the custom scaler list (one POST); return the list read back."""
+        entry = _entry(hass, call)
+        with translated_errors(hass, entry):
+            rows = validate_scalers(call.data.get(LIST_FIELD))
+            scalers = await entry.runtime_data.client.set_custom_scalers(rows)
+        return _scalers_response(scalers)
 
     hass.services.async_register(
         DOMAIN,
@@ -163,5 +206,20 @@ def async_setup_services(hass: HomeAssistant) -> None:
         SERVICE_REPLACE,
         _async_replace,
         schema=SETTINGS_SCHEMA,
+        supports_response=SupportsResponse.OPTIONAL,
+    )
+    hass.services.async_register(
+        DOMAIN,
+        SERVICE_GET_SCALERS,
+        _async_get_scalers,
+        schema=ENTRY_SCHEMA,
+        supports_response=SupportsResponse.ONLY,
+    )
+    async_register_admin_service(
+        hass,
+        DOMAIN,
+        SERVICE_SET_SCALERS,
+        _async_set_scalers,
+        schema=SCALERS_SCHEMA,
         supports_response=SupportsResponse.OPTIONAL,
     )

@@ -18,7 +18,9 @@ from .exceptions import (
     WhatwattConnectionError,
     WhatwattError,
     WhatwattLicenceRequired,
+    WhatwattNotApplied,
     WhatwattResponseError,
+    WhatwattScalersNotApplied,
     WhatwattSettingNotApplied,
     WhatwattStreamStale,
     WhatwattStreamTakenOver,
@@ -26,7 +28,8 @@ from .exceptions import (
     WhatwattValidationError,
 )
 from .meter_settings import MeterSettings
-from .models import LiveEvent, Measurements, Report, ReportMeter, ReportSystem, Scaler, Volume
+from .models import LiveEvent, Measurements, Report, ReportMeter, ReportSystem, Volume
+from .scalers import Scaler
 from .system_info import (
     DeviceLicence,
     DevicePlug,
@@ -61,7 +64,9 @@ __all__ = [
     "WhatwattConnectionError",
     "WhatwattError",
     "WhatwattLicenceRequired",
+    "WhatwattNotApplied",
     "WhatwattResponseError",
+    "WhatwattScalersNotApplied",
     "WhatwattSettingNotApplied",
     "WhatwattStreamStale",
     "WhatwattStreamTakenOver",

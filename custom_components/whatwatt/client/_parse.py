@@ -24,6 +24,11 @@ def dig(data: Any, path: tuple[str, ...]) -> Any:
     return obj(data, *parents).get(leaf)
 
 
+def objects(value: Any) -> list[Mapping[str, Any]]:
+    """Return the objects of a JSON array (anything else in it is skipped)."""
+    return [item for item in value if isinstance(item, Mapping)] if isinstance(value, list) else []
+
+
 def number(value: Any) -> float | None:
     """Read a JSON number as float (booleans are not numbers)."""
     if isinstance(value, bool) or not isinstance(value, int | float):

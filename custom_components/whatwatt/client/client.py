@@ -19,12 +19,14 @@ from .exceptions import (
     WhatwattConnectionError,
     WhatwattLicenceRequired,
     WhatwattResponseError,
+    WhatwattScalersNotApplied,
     WhatwattSettingNotApplied,
     WhatwattTimeoutError,
     WhatwattValidationError,
 )
 from .meter_settings import SECRET_KEYS, MeterSettings, full_settings, not_applied, validate
-from .models import LiveEvent, Report, Scaler
+from .models import LiveEvent, Report
+from .scalers import Scaler, same_scalers, validate as validate_scalers
 from .sse import read_events
 from .system_info import SystemInfo
 
@@ -156,19 +158,30 @@ class WhatwattClient:
         """Reboot the device (it is offline for 30 to 60 s afterwards)."""
         await self._request("POST", REBOOT)
 
-    async def scalers_current(self) -> list[Scaler]:
-        """Read the scalers in use (DLMS meters; empty otherwise)."""
-        return Scaler.list_from(await self._request("GET", SCALERS_CURRENT))
+    async def current_scalers(self) -> list[Scaler]:
+        """Read the scalers in use (DLMS meters only; an empty list otherwise)."""
+        return await self._get_scalers(SCALERS_CURRENT)
 
-    async def scalers_custom(self) -> list[Scaler]:
-        """Read the user-defined scalers (applied when ``scalers_set`` is ``custom``)."""
-        return Scaler.list_from(await self._request("GET", SCALERS_CUSTOM))
+    async def custom_scalers(self) -> list[Scaler]:
+        """Read the user-defined scalers (applied while ``scalers_set`` is ``custom``)."""
+        return await self._get_scalers(SCALERS_CUSTOM)
 
-    async def set_scalers_custom(self, scalers: Iterable[Scaler]) -> list[Scaler]:
-        """Replace the user-defined scalers (POST), then return them as read back."""
-        body = [_checked_scaler(scaler) for scaler in scalers]
-        await self._request("POST", SCALERS_CUSTOM, body)
-        return await self.scalers_custom()
+    async def set_custom_scalers(
+        self, scalers: Iterable[Scaler | Mapping[str, Any]]
+    ) -> list[Scaler]:
+        """Replace the whole custom scaler list (one POST), then return it as read back.
+
+        Raises WhatwattValidationError, before sending anything, for a bad list (see
+        ``scalers.validate``; OBIS codes are sent in canonical form), and
+        WhatwattScalersNotApplied when the device reads back another list.  An empty list
+        clears the custom scalers.
+        """
+        body = validate_scalers(scalers)
+        await self._request("POST", SCALERS_CUSTOM, [scaler.as_dict() for scaler in body])
+        read_back = await self.custom_scalers()
+        if not same_scalers(body, read_back):
+            raise WhatwattScalersNotApplied(read_back)
+        return read_back
 
     async def live(self, stale_after: float | None = None) -> AsyncGenerator[LiveEvent]:
         """Yield the ``live`` events of the SSE stream until it fails.
@@ -246,6 +259,17 @@ class WhatwattClient:
             raise WhatwattResponseError(
                 f"{self._name} sent malformed JSON for {method} {path}", status=status
             ) from None
+
+    async def _get_scalers(self, path: str) -> list[Scaler]:
+        """GET a scaler list: a JSON array (no body counts as an empty list)."""
+        data = await self._request("GET", path)
+        if data is None:
+            return []
+        if not isinstance(data, list):
+            raise WhatwattResponseError(
+                f"{self._name} sent {type(data).__name__} instead of an array for {path}"
+            )
+        return Scaler.list_from(data)
 
     async def _get_object(self, path: str) -> dict[str, Any]:
         """GET a JSON object."""
@@ -335,23 +359,6 @@ def _settings_body(changes: Mapping[str, Any]) -> dict[str, Any]:
             raise WhatwattValidationError(section, "invalid_type", "JSON values") from None
         body[section] = dict(values)
     return body
-
-
-_OBIS_LIMITS: Final = (254, 254, 255)
-_SCALER_RANGE: Final = range(-6, 7)
-
-
-def _checked_scaler(scaler: Scaler) -> dict[str, Any]:
-    """Validate one custom scaler the way the device does."""
-    parts = scaler.obis.split(".") if isinstance(scaler.obis, str) else []
-    if len(parts) != 3 or not all(part.isascii() and part.isdigit() for part in parts):
-        raise WhatwattValidationError("obis", "invalid_type", "C.D.E, e.g. 1.8.0")
-    if any(int(part) > limit for part, limit in zip(parts, _OBIS_LIMITS, strict=True)):
-        raise WhatwattValidationError("obis", "out_of_range", "0..254.0..254.0..255")
-    value = scaler.scaler
-    if isinstance(value, bool) or not isinstance(value, int) or value not in _SCALER_RANGE:
-        raise WhatwattValidationError("scaler", "out_of_range", "-6..6")
-    return scaler.as_dict()
 
 
 def _error_body(payload: bytes) -> tuple[str | None, str | None]:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from .meter_settings import MeterSettings
+    from .scalers import Scaler
 
 
 class WhatwattError(Exception):
@@ -58,7 +59,16 @@ class WhatwattStreamStale(WhatwattTimeoutError):
     """The live stream stayed silent for longer than the device's report interval allows."""
 
 
-class WhatwattSettingNotApplied(WhatwattError):
+class WhatwattNotApplied(WhatwattError):
+    """The device accepted a write but reads something else back for ``field``."""
+
+    def __init__(self, field: str) -> None:
+        """Name what did not take effect (never the value: it may be a key)."""
+        super().__init__(f"the device did not apply {field}")
+        self.field = field
+
+
+class WhatwattSettingNotApplied(WhatwattNotApplied):
     """The device accepted a meter-settings write but reads another value back for ``field``.
 
     ``settings`` is what it read back (the truth to show); the value is never in the message:
@@ -67,17 +77,31 @@ class WhatwattSettingNotApplied(WhatwattError):
 
     def __init__(self, field: str, settings: MeterSettings) -> None:
         """Name the field that did not take effect."""
-        super().__init__(f"the device did not apply {field}")
-        self.field = field
+        super().__init__(field)
         self.settings = settings
 
 
-class WhatwattValidationError(WhatwattError, ValueError):
-    """A meter setting failed validation before anything was sent to the device.
+class WhatwattScalersNotApplied(WhatwattNotApplied):
+    """The device accepted a custom scaler list but reads another list back.
 
-    ``field`` is the API field name, ``reason`` a stable code (``unknown_field``,
-    ``invalid_type``, ``out_of_range``, ``invalid_option``, ``invalid_key``) usable as a
-    translation key; ``allowed`` describes the accepted values for a message.
+    ``field`` is ``scalers`` (the whole list: it is written at once); ``scalers`` is the list
+    read back.
+    """
+
+    def __init__(self, scalers: list[Scaler]) -> None:
+        """Keep the list the device reads back."""
+        super().__init__("scalers")
+        self.scalers = scalers
+
+
+class WhatwattValidationError(WhatwattError, ValueError):
+    """A meter setting or a custom scaler failed validation before anything was sent.
+
+    ``field`` is the API field name (for a scaler, the row's path: ``scalers.2.obis``),
+    ``reason`` a stable code usable as a translation key: for meter settings
+    ``unknown_field``, ``invalid_type``, ``out_of_range``, ``invalid_option``, ``invalid_key``;
+    for scalers one of ``scalers.Reason``.  ``allowed`` describes the accepted values for a
+    message.
     """
 
     def __init__(self, field: str, reason: str, allowed: str = "") -> None:

@@ -1,4 +1,6 @@
-"""Typed models of what the device reports: measurements, live events, reports, scalers.
+"""Typed models of what the device reports: measurements, live events, reports.
+
+The scalers have their own module, ``scalers.py``, with the rules of the custom list.
 
 Every leaf is optional: ``None`` when the device did not send it (a meter sends only what it
 measures), never 0.  Unknown fields from newer firmware are ignored; each top-level model keeps
@@ -117,7 +119,7 @@ class Measurements:
                 date_time=p.timestamp(item.get("DT")),
                 cumulative=p.number(item.get("Cum")),
             )
-            for item in _items(data.get("Vol"))
+            for item in p.objects(data.get("Vol"))
         )
         return cls(**values, tariff=p.integer(data.get("T")), volumes=volumes)
 
@@ -136,17 +138,12 @@ class Measurements:
                 date_time=p.timestamp(item.get("date_time")),
                 cumulative=p.number(item.get("cumulative")),
             )
-            for item in _items(report.get("volume"))
+            for item in p.objects(report.get("volume"))
         )
         return cls(**values, tariff=p.integer(report.get("tariff")), volumes=volumes)
 
 
 _MEASURED: Final = tuple(f for f in fields(Measurements) if "live" in f.metadata)
-
-
-def _items(value: Any) -> list[Mapping[str, Any]]:
-    """Return the objects of a JSON array (anything else in it is skipped)."""
-    return [item for item in value if isinstance(item, Mapping)] if isinstance(value, list) else []
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -252,26 +249,3 @@ class Report:
             system=ReportSystem.from_dict(p.obj(data, "system")),
             raw=dict(data),
         )
-
-
-@dataclass(frozen=True, kw_only=True)
-class Scaler:
-    """A power-of-ten scaler for one OBIS code (``C.D.E``): physical = raw x 10^scaler."""
-
-    obis: str
-    scaler: int
-    raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
-
-    @classmethod
-    def list_from(cls, data: Any) -> list[Scaler]:
-        """Read a scaler list; entries without an OBIS code or an integral scaler are skipped."""
-        scalers = []
-        for item in _items(data):
-            obis, scaler = p.string(item.get("obis")), p.integer(item.get("scaler"))
-            if obis is not None and scaler is not None:
-                scalers.append(cls(obis=obis, scaler=scaler, raw=dict(item)))
-        return scalers
-
-    def as_dict(self) -> dict[str, Any]:
-        """Return the wire form."""
-        return {"obis": self.obis, "scaler": self.scaler}
