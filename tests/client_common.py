@@ -26,6 +26,6 @@ def client_for(emu: Emulator, session: aiohttp.ClientSession, **kwargs: Any) -> 
 
 async def until(predicate: Callable[[], bool]) -> None:
     """Wait (at most 5 s) until the emulator's state says so; it exposes state, not events."""
-    async with asyncio.timeout(5):
+    async with asyncio.timeout(30):
         while not predicate():  # noqa: ASYNC110
             await asyncio.sleep(0.01)

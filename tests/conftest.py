@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator, Iterator
 from unittest.mock import PropertyMock, patch
 
 import aiohttp
+from hypothesis import HealthCheck, settings
 import pytest
 from pytest_homeassistant_custom_component.syrupy import HomeAssistantSnapshotExtension
 from syrupy.assertion import SnapshotAssertion
@@ -15,6 +16,13 @@ from syrupy.assertion import SnapshotAssertion
 import custom_components.whatwatt  # noqa: F401
 
 pytest_plugins = ["whatwatt_emulator.pytest_plugin"]
+
+# CI runs on whatever machine is free, sometimes a busy one: Hypothesis must judge the
+# examples, not how fast the machine drew them.
+settings.register_profile(
+    "whatwatt", deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.load_profile("whatwatt")
 
 
 @pytest.fixture(autouse=True)

@@ -31,7 +31,7 @@ PASSWORD = "live-pw"
 async def take(client: WhatwattClient, count: int, **kwargs: Any) -> list[LiveEvent]:
     """Read ``count`` events, then close the stream."""
     events: list[LiveEvent] = []
-    async with asyncio.timeout(5), aclosing(client.live(**kwargs)) as stream:
+    async with asyncio.timeout(30), aclosing(client.live(**kwargs)) as stream:
         async for event in stream:
             events.append(event)
             if len(events) == count:
@@ -59,7 +59,7 @@ async def test_live_event_matches_what_the_device_pushed(
     """A report pushed by the device is the next event, value for value."""
     emu = await emulator_factory(report_interval=3600)
     client = client_for(emu, session)
-    async with asyncio.timeout(5), aclosing(client.live()) as stream:
+    async with asyncio.timeout(30), aclosing(client.live()) as stream:
         await anext(stream)  # the reading taken when the stream opened
         sent = await emu.push_report()
         event = await anext(stream)
@@ -75,7 +75,7 @@ async def test_drop_after_events_is_a_connection_error_and_reconnect_works(
     """The device cuts an established stream: connection error; a new live() resumes."""
     client = client_for(emulator, session)
     emulator.faults.drop_stream_after(events=2)
-    async with asyncio.timeout(5), aclosing(client.live()) as stream:
+    async with asyncio.timeout(30), aclosing(client.live()) as stream:
         await anext(stream)
         await anext(stream)
         with pytest.raises(WhatwattConnectionError) as err:
@@ -98,7 +98,7 @@ async def test_second_client_takes_the_stream_over(
     other = client_for(emu, session).live()
     other_first = asyncio.ensure_future(anext(other))
     with pytest.raises(WhatwattStreamTakenOver, match="another client"):
-        async with asyncio.timeout(5):
+        async with asyncio.timeout(30):
             await first
     assert emu.live_connections == 2
     other_first.cancel()
@@ -213,7 +213,7 @@ async def test_stream_does_not_block_other_calls(
 ) -> None:
     """While the stream is open, polling calls still go through (lock held only to connect)."""
     client = client_for(emulator, session)
-    async with asyncio.timeout(5), aclosing(client.live()) as stream:
+    async with asyncio.timeout(30), aclosing(client.live()) as stream:
         await anext(stream)
         info = await client.system()
         settings = await client.meter_settings()

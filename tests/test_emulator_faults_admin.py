@@ -130,7 +130,7 @@ async def test_reboot_while_a_put_is_in_flight(emulator_factory: Any, applied: b
     async with _fresh() as session:
         with pytest.raises(aiohttp.ClientConnectionError):
             await session.put(emu.url + "/api/v1/meter/settings", json={"baudrate": 9600})
-    async with asyncio.timeout(5):
+    async with asyncio.timeout(30):
         await emu.wait_online()
     assert emu.boot_id != boot_id
     assert (emu.meter_settings["baudrate"] == 9600) is applied
@@ -247,7 +247,7 @@ async def test_admin_endpoints_drive_the_device(emulator_factory: Any) -> None:
         assert state["mdns_interfaces"] == []
         async with session.post(admin + "/reboot") as resp:
             assert resp.status == 204
-    async with asyncio.timeout(5):
+    async with asyncio.timeout(30):
         await asyncio.sleep(0.1)
         await emu.wait_online()
 

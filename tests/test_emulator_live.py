@@ -112,7 +112,7 @@ async def test_no_events_while_the_meter_needs_a_key(emulator_factory: Any) -> N
                 json={"encryption_key": emu.config.meter_key},
             ):
                 pass
-            async with asyncio.timeout(2):
+            async with asyncio.timeout(30):
                 assert len(await take_events(resp, 1)) == 1
 
 
@@ -178,7 +178,7 @@ async def test_stopping_the_emulator_ends_the_stream(emulator_factory: Any) -> N
     emu: Emulator = await emulator_factory()
     async with aiohttp.ClientSession() as session, session.get(emu.url + LIVE) as resp:
         await take_events(resp, 1)
-        async with asyncio.timeout(2):
+        async with asyncio.timeout(30):
             await emu.stop()
         with pytest.raises(aiohttp.ClientPayloadError):
             await resp.content.read()
@@ -191,6 +191,6 @@ async def test_client_going_away_frees_the_stream(emulator: Emulator) -> None:
         resp = await session.get(emulator.url + LIVE)
         await take_events(resp, 1)
         resp.close()
-    async with asyncio.timeout(2):
+    async with asyncio.timeout(30):
         while emulator.stream is not None:  # noqa: ASYNC110 - polling the device from outside
             await asyncio.sleep(0.02)

@@ -432,7 +432,7 @@ ANY_VALUE = st.one_of(
 @settings(
     max_examples=100,
     deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture],
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(field=FIELD_VALUES, value=ANY_VALUE)
 async def test_options_flow_any_generated_input_is_sent_valid_or_refused_unsent(
@@ -494,7 +494,7 @@ def valid_value(key: str) -> st.SearchStrategy[Any]:
 @settings(
     max_examples=60,
     deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture],
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(data=st.data(), field=FIELD_VALUES)
 async def test_options_flow_any_valid_value_reaches_the_device_as_typed(

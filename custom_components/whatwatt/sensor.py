@@ -528,13 +528,12 @@ async def async_setup_entry(
 class _WhatwattSensor[CoordinatorT: DataUpdateCoordinator[Any]](
     WhatwattEntity[CoordinatorT], SensorEntity
 ):
-    """Computes its value once per update; writes a state only when something changed.
+    """Computes its value once per update and writes its state every time.
 
-    Live events come often and most values repeat (energy counters, tariff): skipping the
-    identical writes keeps HA's CPU per event low.
+    An unchanged value costs no recorder row (Home Assistant stores only changes) but moves
+    ``last_reported``, which the integration, derivative and statistics helpers rely on: a
+    counter that stays put for hours is still known to be current (BENCHMARKS.md, 6c).
     """
-
-    _written: tuple[_Value, bool] | None = None
 
     def _compute(self) -> _Value:
         raise NotImplementedError
@@ -543,17 +542,11 @@ class _WhatwattSensor[CoordinatorT: DataUpdateCoordinator[Any]](
     async def async_added_to_hass(self) -> None:
         self._attr_native_value = self._compute()
         await super().async_added_to_hass()
-        self._written = (self._attr_native_value, self.available)
 
     @callback
     @override
     def _handle_coordinator_update(self) -> None:
-        value = self._compute()
-        available = self.available
-        if self._written == (value, available):
-            return
-        self._attr_native_value = value
-        self._written = (value, available)
+        self._attr_native_value = self._compute()
         self.async_write_ha_state()
 
 
@@ -579,8 +572,8 @@ class WhatwattLiveSensor(_WhatwattSensor[WhatwattLiveCoordinator]):
     @override
     def _compute(self) -> _Value:
         value = self.entity_description.value_fn(self.coordinator.data)
-        if self._counter and not value and self._written and self._written[0]:
-            return self._written[0]  # keep the last good counter
+        if self._counter and not value and self._attr_native_value:
+            return self._attr_native_value  # keep the last good counter
         return value
 
 
