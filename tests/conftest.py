@@ -19,9 +19,7 @@ pytest_plugins = ["whatwatt_emulator.pytest_plugin"]
 
 # CI runs on whatever machine is free, sometimes a busy one: Hypothesis must judge the
 # examples, not how fast the machine drew them.
-settings.register_profile(
-    "whatwatt", deadline=None, suppress_health_check=[HealthCheck.too_slow]
-)
+settings.register_profile("whatwatt", deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile("whatwatt")
 
 

@@ -568,12 +568,15 @@ class WhatwattLiveSensor(_WhatwattSensor[WhatwattLiveCoordinator]):
         """Create the sensor on the meter's device."""
         super().__init__(entry, coordinator, description, meter=True)
         self._counter = description.state_class is SensorStateClass.TOTAL_INCREASING
+        self._last_count: float | None = None
 
     @override
     def _compute(self) -> _Value:
         value = self.entity_description.value_fn(self.coordinator.data)
-        if self._counter and not value and self._attr_native_value:
-            return self._attr_native_value  # keep the last good counter
+        if self._counter and not value and self._last_count:
+            return self._last_count  # keep the last good counter
+        if self._counter and isinstance(value, float):
+            self._last_count = value
         return value
 
 
