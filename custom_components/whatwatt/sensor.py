@@ -575,7 +575,7 @@ class WhatwattLiveSensor(_WhatwattSensor[WhatwattLiveCoordinator]):
         value = self.entity_description.value_fn(self.coordinator.data)
         if self._counter and not value and self._last_count:
             return self._last_count  # keep the last good counter
-        if self._counter and isinstance(value, float):
+        if self._counter and isinstance(value, int | float):
             self._last_count = value
         return value
 
