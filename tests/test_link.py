@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+import itertools
+import json
+import logging
 import time
 from typing import Any
 
@@ -21,6 +24,9 @@ from homeassistant.helpers import issue_registry as ir
 from homeassistant.setup import async_setup_component
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.components.diagnostics import (
+    get_diagnostics_for_config_entry,
+)
 
 from custom_components.whatwatt.client.meter_settings import SPECS
 from custom_components.whatwatt.const import DOMAIN
@@ -240,12 +246,17 @@ async def test_a_change_of_time_or_scaling_alone_is_not_checked(
 
 async def test_a_key_change_that_cuts_the_link_offers_to_enter_or_clear_the_key(
     hass: HomeAssistant,
+    hass_client: Any,
+    hass_storage: dict[str, Any],
     emulator_factory: Any,
     freezer: FrozenDateTimeFactory,
     issue_registry: ir.IssueRegistry,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     """A DLMS meter given a wrong key: the step says undo cannot bring a key back and offers
-    to enter it again or to clear it; the issue and the step never show the key."""
+    to enter it again or to clear it; the key is in no step, issue, log, stored file,
+    attribute or diagnostics."""
+    caplog.set_level(logging.DEBUG)
     assert await async_setup_component(hass, "repairs", {})
     emulator = await emulator_factory(meter="dlms")
     emulator.store_meter_settings({**emulator.meter_settings, "encryption": True})
@@ -283,6 +294,20 @@ async def test_a_key_change_that_cuts_the_link_offers_to_enter_or_clear_the_key(
         )
         assert result["type"] is FlowResultType.FORM
         assert result["step_id"] == "edit"
+        assert KEY not in str(result)
+
+        # Make Home Assistant write what it keeps (entries, registries, issues) to .storage.
+        hass.config_entries.async_update_entry(entry, title="Meter gateway")
+        await async_pass_time(hass, freezer, 600, step=60)
+        diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, entry)
+        for where in (
+            caplog.text,
+            json.dumps(hass_storage, default=str),
+            json.dumps([dict(state.attributes) for state in hass.states.async_all()], default=str),
+            json.dumps(diagnostics, default=str),
+        ):
+            assert KEY not in where
+            assert KEY.lower() not in where
 
 
 async def test_key_required_without_a_change_of_ours_keeps_its_own_issue(
@@ -379,3 +404,165 @@ async def test_verify_link_must_be_a_boolean(
         )
     assert err.value.translation_key == "verify_link_invalid"
     assert emulator.log == []
+
+
+async def test_the_gateway_gone_during_the_check_is_its_own_outcome(
+    hass: HomeAssistant, entry: MockConfigEntry, emulator: Emulator, freezer: FrozenDateTimeFactory
+) -> None:
+    """The gateway stops answering while the link is checked: the flow says so (not "lost"),
+    and an undo that cannot reach it ends the flow with the reason."""
+    result = await _change_in_options(hass, entry, if_type="mbus")
+    await emulator.stop()
+    result = await _flow_step(hass, result, freezer)
+    assert result["step_id"] == "link_unreachable"
+    assert result["menu_options"] == ["undo", "edit_again", "keep"]
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {"next_step_id": "undo"}
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "cannot_connect"
+
+
+async def test_edit_again_shows_the_users_entries(
+    hass: HomeAssistant, entry: MockConfigEntry, emulator: Emulator, freezer: FrozenDateTimeFactory
+) -> None:
+    """Edit again: the form with what the user entered (the device's values underneath)."""
+    result = await _change_in_options(hass, entry, if_type="mbus")
+    result = await _flow_step(hass, result, freezer)
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {"next_step_id": "edit_again"}
+    )
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "edit"
+    suggested = {
+        str(marker): marker.description["suggested_value"]
+        for part in result["data_schema"].schema.values()
+        for marker in part.schema.schema
+        if marker.description and "suggested_value" in marker.description
+    }
+    assert suggested["if_type"] == "mbus"
+
+
+async def test_a_status_stuck_in_recognition_is_lost_after_the_window(
+    hass: HomeAssistant, entry: MockConfigEntry, emulator: Emulator, freezer: FrozenDateTimeFactory
+) -> None:
+    """RECOGNITION is transitional: it never settles a check, but no data within
+    max(30 s, 3 x report interval) means the link is lost; the status is read every 5 s."""
+    emulator.log.clear()
+    result = await _change_in_options(hass, entry, baudrate=9600, auto_baudrate=False)
+    emulator.set_meter_status("RECOGNITION")
+    waited = await _until(
+        hass,
+        freezer,
+        lambda: hass.config_entries.options.async_get(result["flow_id"])["step_id"] != "check_link",
+    )
+    assert 30 <= waited <= 32
+    result = await hass.config_entries.options.async_configure(result["flow_id"])
+    assert result["step_id"] == "link_lost"
+    assert result["description_placeholders"]["status"] == "Recognizing the meter"
+    reads = [r.time for r in emulator.requests("GET", SYSTEM)]
+    assert all(later - earlier >= 5 - 0.01 for earlier, later in itertools.pairwise(reads))
+    assert result["description_placeholders"]["changes"] == (
+        "- Baud rate: 115200 → 9600\n- Detect serial settings automatically: on → off"
+    )
+
+
+async def test_a_newer_change_supersedes_the_check_of_the_older_one(
+    hass: HomeAssistant, entry: MockConfigEntry, emulator: Emulator, freezer: FrozenDateTimeFactory
+) -> None:
+    """Two changes in a row: the first one's waiter learns its check was not finished (a newer
+    check runs), the newer one gives the outcome."""
+    link = entry.runtime_data.link
+    first = await link.async_write({"if_type": "mbus"})
+    second = await link.async_write({"if_type": "auto"})
+    outcome = asyncio.get_running_loop().create_task(link.async_outcome(first))
+    await async_pass_time(hass, freezer, 1)
+    assert outcome.done()
+    assert outcome.result().link == "not_checked"
+    newer = asyncio.get_running_loop().create_task(link.async_outcome(second))
+    await _until(hass, freezer, newer.done)
+    assert newer.result().link == "ok"
+
+
+async def test_repair_flow_dismiss_forgets_the_change_and_undo_that_fails_is_still_lost(
+    hass: HomeAssistant,
+    entry: MockConfigEntry,
+    emulator: Emulator,
+    freezer: FrozenDateTimeFactory,
+    issue_registry: ir.IssueRegistry,
+) -> None:
+    """Undo that does not bring the link back says so and the issue stays; "I will fix it
+    myself" closes the issue and forgets the change."""
+    manager = repairs_flow_manager(hass)
+    assert manager is not None
+    await entry.runtime_data.link.async_write({"if_type": "mbus", "baudrate": 9600})
+    await _until(
+        hass, freezer, lambda: issue_registry.async_get_issue(DOMAIN, _issue_id(entry)) is not None
+    )
+    emulator.set_meter_status("NOT CONNECTED")  # something else is wrong as well
+    fix = await manager.async_init(DOMAIN, data={"issue_id": _issue_id(entry)})
+    assert "Baud rate: 115200 → 9600" in fix["description_placeholders"]["changes"]
+    fix = await manager.async_configure(fix["flow_id"], {"next_step_id": "undo"})
+    await _until(hass, freezer, lambda: manager.async_get(fix["flow_id"])["step_id"] != "undo")
+    fix = await manager.async_configure(fix["flow_id"])
+    assert fix["type"] is FlowResultType.ABORT
+    assert fix["reason"] == "still_lost"
+    assert fix["description_placeholders"] == {"status": "Not connected"}
+    assert issue_registry.async_get_issue(DOMAIN, _issue_id(entry)) is not None
+
+    fix = await manager.async_init(DOMAIN, data={"issue_id": _issue_id(entry)})
+    fix = await manager.async_configure(fix["flow_id"], {"next_step_id": "dismiss"})
+    assert fix["type"] is FlowResultType.CREATE_ENTRY
+    assert issue_registry.async_get_issue(DOMAIN, _issue_id(entry)) is None
+    assert entry.runtime_data.link.last_change is None
+
+
+async def test_repair_flow_of_an_unloaded_entry_aborts(
+    hass: HomeAssistant,
+    entry: MockConfigEntry,
+    emulator: Emulator,
+    freezer: FrozenDateTimeFactory,
+    issue_registry: ir.IssueRegistry,
+) -> None:
+    """The gateway's entry is not loaded (the issue is gone with it, but a stale dialog may
+    still be open): the fix flow aborts instead of failing."""
+    manager = repairs_flow_manager(hass)
+    assert manager is not None
+    await entry.runtime_data.link.async_write({"if_type": "mbus"})
+    await _until(
+        hass, freezer, lambda: issue_registry.async_get_issue(DOMAIN, _issue_id(entry)) is not None
+    )
+    fix = await manager.async_init(DOMAIN, data={"issue_id": _issue_id(entry)})
+    await hass.config_entries.async_unload(entry.entry_id)
+    fix = await manager.async_configure(fix["flow_id"], {"next_step_id": "undo"})
+    assert fix["type"] is FlowResultType.ABORT
+    assert fix["reason"] == "not_loaded"
+    assert issue_registry.async_get_issue(DOMAIN, _issue_id(entry)) is None
+
+
+async def test_undo_that_cannot_reach_the_gateway_ends_the_repair_with_the_reason(
+    hass: HomeAssistant,
+    entry: MockConfigEntry,
+    emulator: Emulator,
+    freezer: FrozenDateTimeFactory,
+    issue_registry: ir.IssueRegistry,
+) -> None:
+    """The repair's Undo while the gateway is away: the reason, and the issue stays."""
+    manager = repairs_flow_manager(hass)
+    assert manager is not None
+    await entry.runtime_data.link.async_write({"if_type": "mbus"})
+    await _until(
+        hass, freezer, lambda: issue_registry.async_get_issue(DOMAIN, _issue_id(entry)) is not None
+    )
+    fix = await manager.async_init(DOMAIN, data={"issue_id": _issue_id(entry)})
+    await emulator.stop()
+    fix = await manager.async_configure(fix["flow_id"], {"next_step_id": "undo"})
+    assert fix["type"] is FlowResultType.ABORT
+    assert fix["reason"] == "cannot_connect"
+    assert issue_registry.async_get_issue(DOMAIN, _issue_id(entry)) is not None
+
+
+async def test_undo_needs_a_change_to_undo(entry: MockConfigEntry) -> None:
+    """Nothing changed (or only a key): there is nothing undo could put back."""
+    with pytest.raises(RuntimeError):
+        await entry.runtime_data.link.async_undo()
