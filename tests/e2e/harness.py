@@ -17,6 +17,7 @@ import urllib.request
 
 from playwright.sync_api import (
     BrowserContext,
+    Locator,
     Page,
     Playwright,
     TimeoutError as PlaywrightTimeoutError,
@@ -242,6 +243,21 @@ class Screens:
         self.page.screenshot(path=str(path))
         self.taken.append(path)
         return path
+
+    def shot_if(self, name: str, locator: Locator) -> Path | None:
+        """Save a screenshot of a passing state (a progress step) if `locator` shows it.
+
+        Never waits for it: None when `locator` is not visible, before or after the screenshot
+        (the state has passed meanwhile; the picture would show the next one: not kept).
+        """
+        if not locator.is_visible():
+            return None
+        path = self.shot(name)
+        if locator.is_visible():
+            return path
+        path.unlink()
+        self.taken.pop()
+        return None
 
 
 def clean_artifacts() -> None:
