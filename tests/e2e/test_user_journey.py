@@ -8,6 +8,7 @@ look at).
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -26,6 +27,9 @@ from .harness import (
     wait_for,
     waiting_for,
 )
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(STEP_LIMIT)]
 
@@ -49,6 +53,31 @@ def open_meter_settings_form(world: World) -> None:
     dialog = page.locator("dialog-data-entry-flow")
     dialog.get_by_text("Edit settings").click()
     dialog.get_by_text("Baud rate").first.wait_for()
+
+
+def open_meter_device_page(world: World) -> None:
+    """Integration page -> the meter device: its page, with the Power import row."""
+    page = world.page
+    page.goto(world.hass.url + "/config/integrations/integration/whatwatt", wait_until="load")
+    page.get_by_text(METER, exact=True).click()
+    page.wait_for_url(re.compile(r"/config/devices/device/"))
+    page.get_by_text("Power import", exact=True).wait_for()
+
+
+def shown_power(page: Page) -> str:
+    """Wait for the device page's Power import row to show a power, and return it."""
+    value = wait_for("a Power import value", lambda: entity_row_value(page, "Power import"))
+    assert re.fullmatch(r"[\d.,]+\s*k?W", value), f"Power import shows {value!r}, not a power"
+    return value
+
+
+def shown_power_change(page: Page, first: str) -> str:
+    """Wait for the device page's Power import row to show something other than `first`."""
+    return wait_for(
+        f"Power import to change from {first}",
+        lambda: (v := entity_row_value(page, "Power import")) != first and v,
+        timeout=LIVE_CHANGE,
+    )
 
 
 def test_step1_owner_completes_onboarding_in_the_browser(step: World) -> None:
@@ -145,18 +174,10 @@ def test_step3_device_page_shows_live_power_changing(step: World) -> None:
     """Step 3: from the integration page to the meter device; its power reading changes live."""
     step.need("step2")
     page = step.page
-    page.goto(step.hass.url + "/config/integrations/integration/whatwatt", wait_until="load")
-    page.get_by_text(METER, exact=True).click()
-    page.wait_for_url(re.compile(r"/config/devices/device/"))
-    page.get_by_text("Power import", exact=True).wait_for()
-    first = wait_for("a Power import value", lambda: entity_row_value(page, "Power import"))
-    assert re.fullmatch(r"[\d.,]+\s*k?W", first), f"Power import shows {first!r}, not a power"
+    open_meter_device_page(step)
+    first = shown_power(page)
     step.screens.shot("step3-device-power")
-    later = wait_for(
-        f"Power import to change from {first}",
-        lambda: (v := entity_row_value(page, "Power import")) != first and v,
-        timeout=LIVE_CHANGE,
-    )
+    later = shown_power_change(page, first)
     step.screens.shot("step3-device-power-changed")
     assert later != first
 
