@@ -208,6 +208,12 @@ def flow_progress(s: Session, handler: str) -> list[dict[str, Any]]:
     return [f for f in flows if f["handler"] == handler]
 
 
+def repair_issues(s: Session, domain: str | None = None) -> list[dict[str, Any]]:
+    """Return the active repair issues (of one integration), as Settings -> Repairs lists them."""
+    (result,) = s.ws({"type": "repairs/list_issues"})
+    return [i for i in result["issues"] if domain is None or i["domain"] == domain]
+
+
 def run_config_flow(
     s: Session,
     handler: str,

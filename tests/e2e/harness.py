@@ -17,6 +17,7 @@ import urllib.request
 
 from playwright.sync_api import (
     BrowserContext,
+    Locator,
     Page,
     Playwright,
     TimeoutError as PlaywrightTimeoutError,
@@ -70,6 +71,10 @@ HA_START = 300.0 * SCALE  # Home Assistant answering HTTP, then logging "initial
 EMULATOR_START = 60.0 * SCALE  # the emulator's HTTP server answering
 DISCOVERY = 120.0 * SCALE  # the device found over mDNS and shown under "Discovered"
 LIVE_CHANGE = 60.0 * SCALE  # a live reading to change (the emulator reports every second)
+# the options flow's meter link check to end (its progress step to give way): by design within
+# max(30 s, 3 report intervals) of a write, after the emulator's recognition phase (none in e2e:
+# EmulatorProcess.recognition_time); a lost link shows after about 5-10 s, a restored one at once
+LINK_CHECK = 120.0 * SCALE
 STEP_LIMIT = 900.0 * SCALE  # pytest-timeout per step, session set-up included: hangs only
 
 
@@ -108,6 +113,9 @@ class EmulatorProcess:
     host: str
     port: int = 80
     password: str = "e2e-device-pw"
+    # seconds the emulated gateway reports RECOGNITION (no data) after a change of the meter link
+    # (0, the emulator's default: none, the new settings act at once; scripts/develop runs 5)
+    recognition_time: float = 0.0
     proc: subprocess.Popen[bytes] | None = None
     log_file: Path = field(default_factory=lambda: ARTIFACTS / "emulator.log")
 
@@ -120,7 +128,7 @@ class EmulatorProcess:
         """Start it and wait until its HTTP server answers."""
         cmd = [*self.prefix, sys.executable, "-m", "whatwatt_emulator", "--host", self.host]
         cmd += ["--port", str(self.port), "--password", self.password, "--mdns", "--admin"]
-        cmd += ["--report-interval", "1.0"]
+        cmd += ["--report-interval", "1.0", "--recognition-time", str(self.recognition_time)]
         with self.log_file.open("ab") as out:
             self.proc = subprocess.Popen(
                 cmd, cwd=REPO, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
@@ -235,6 +243,21 @@ class Screens:
         self.page.screenshot(path=str(path))
         self.taken.append(path)
         return path
+
+    def shot_if(self, name: str, locator: Locator) -> Path | None:
+        """Save a screenshot of a passing state (a progress step) if `locator` shows it.
+
+        Never waits for it: None when `locator` is not visible, before or after the screenshot
+        (the state has passed meanwhile; the picture would show the next one: not kept).
+        """
+        if not locator.is_visible():
+            return None
+        path = self.shot(name)
+        if locator.is_visible():
+            return path
+        path.unlink()
+        self.taken.pop()
+        return None
 
 
 def clean_artifacts() -> None:

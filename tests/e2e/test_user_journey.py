@@ -8,16 +8,20 @@ look at).
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 pytest.importorskip("playwright.sync_api", reason="e2e needs Playwright (scripts/setup-e2e)")
+
+from playwright.sync_api import expect
 
 from scripts.devtools import haapi
 
 from .conftest import World
 from .harness import (
     DISCOVERY,
+    LINK_CHECK,
     LIVE_CHANGE,
     STEP_LIMIT,
     EmulatorAdmin,
@@ -26,6 +30,9 @@ from .harness import (
     wait_for,
     waiting_for,
 )
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(STEP_LIMIT)]
 
@@ -49,6 +56,31 @@ def open_meter_settings_form(world: World) -> None:
     dialog = page.locator("dialog-data-entry-flow")
     dialog.get_by_text("Edit settings").click()
     dialog.get_by_text("Baud rate").first.wait_for()
+
+
+def open_meter_device_page(world: World) -> None:
+    """Integration page -> the meter device: its page, with the Power import row."""
+    page = world.page
+    page.goto(world.hass.url + "/config/integrations/integration/whatwatt", wait_until="load")
+    page.get_by_text(METER, exact=True).click()
+    page.wait_for_url(re.compile(r"/config/devices/device/"))
+    page.get_by_text("Power import", exact=True).wait_for()
+
+
+def shown_power(page: Page) -> str:
+    """Wait for the device page's Power import row to show a power, and return it."""
+    value = wait_for("a Power import value", lambda: entity_row_value(page, "Power import"))
+    assert re.fullmatch(r"[\d.,]+\s*k?W", value), f"Power import shows {value!r}, not a power"
+    return value
+
+
+def shown_power_change(page: Page, first: str) -> str:
+    """Wait for the device page's Power import row to show something other than `first`."""
+    return wait_for(
+        f"Power import to change from {first}",
+        lambda: (v := entity_row_value(page, "Power import")) != first and v,
+        timeout=LIVE_CHANGE,
+    )
 
 
 def test_step1_owner_completes_onboarding_in_the_browser(step: World) -> None:
@@ -145,18 +177,10 @@ def test_step3_device_page_shows_live_power_changing(step: World) -> None:
     """Step 3: from the integration page to the meter device; its power reading changes live."""
     step.need("step2")
     page = step.page
-    page.goto(step.hass.url + "/config/integrations/integration/whatwatt", wait_until="load")
-    page.get_by_text(METER, exact=True).click()
-    page.wait_for_url(re.compile(r"/config/devices/device/"))
-    page.get_by_text("Power import", exact=True).wait_for()
-    first = wait_for("a Power import value", lambda: entity_row_value(page, "Power import"))
-    assert re.fullmatch(r"[\d.,]+\s*k?W", first), f"Power import shows {first!r}, not a power"
+    open_meter_device_page(step)
+    first = shown_power(page)
     step.screens.shot("step3-device-power")
-    later = wait_for(
-        f"Power import to change from {first}",
-        lambda: (v := entity_row_value(page, "Power import")) != first and v,
-        timeout=LIVE_CHANGE,
-    )
+    later = shown_power_change(page, first)
     step.screens.shot("step3-device-power-changed")
     assert later != first
 
@@ -239,3 +263,132 @@ def test_step6_get_meter_settings_action_shows_the_response(step: World) -> None
     step.screens.shot("step6-action-response")
     if step.facts.get("settings_changed"):
         page.get_by_text("parity: even", exact=True).first.wait_for()
+
+
+def settings_writes(admin: EmulatorAdmin) -> list[dict[str, object]]:
+    """The writes (PUT, POST) the emulator saw since its log was last cleared."""
+    return [r for r in admin.requests() if r["method"] in ("PUT", "POST")]
+
+
+def link_issue(world: World, entry_id: str) -> dict[str, Any] | None:
+    """The integration's "meter link lost" repair issue of `entry_id`, if HA lists it."""
+    assert world.api is not None
+    issue_id = f"meter_link_lost_{entry_id}"
+    found = [i for i in haapi.repair_issues(world.api, "whatwatt") if i["issue_id"] == issue_id]
+    return found[0] if found else None
+
+
+def power_import_state(world: World) -> dict[str, Any]:
+    """HA's state of the meter's Power import sensor (found by its name, as the user sees it)."""
+    assert world.api is not None
+    name = f"{METER} Power import"
+    states: list[dict[str, Any]] = world.api.get("/api/states")
+    found = [s for s in states if s["attributes"].get("friendly_name") == name]
+    assert len(found) == 1, f"{len(found)} entities named {name!r}"
+    return found[0]
+
+
+def test_step7_wrong_interface_type_cuts_the_link_and_undo_restores_it(step: World) -> None:
+    """Step 7: "Interface type" fixed to M-Bus on a P1 meter: link lost; Undo brings it back.
+
+    The emulated meter is DSMR (P1): the gateway then reports NOT CONNECTED and sends no data.
+    After the confirmation, the flow checks the link (a progress step: the status read at once
+    and 5 s later, the same non-OK status twice is lost) and shows the link-lost menu, while a
+    repair issue says the same.  Undo sends one PUT of the previous value and checks again; the
+    flow ends, the issue goes and the power readings come back.
+    """
+    step.need("step2")
+    admin = emulator_admin(step)
+    assert step.api is not None
+    (entry,) = step.api.entries("whatwatt")
+    entry_id = entry["entry_id"]
+    before = admin.state()
+    assert (before["meter_settings"]["if_type"], before["meter_status"]) == ("auto", "OK"), before
+    assert link_issue(step, entry_id) is None, "a link-lost issue before the link was cut"
+    open_meter_settings_form(step)
+    admin.clear_log()  # opening the form reads the settings (GET); count from here
+    page = step.page
+    dialog = page.locator("dialog-data-entry-flow")
+    interface_type = dialog.get_by_label("Interface type", exact=True)
+    interface_type.click()
+    page.get_by_role("menuitem", name="M-Bus", exact=True).click()
+    page.get_by_role("menuitem", name="M-Bus", exact=True).wait_for(state="hidden")  # menu closed
+    interface_type.scroll_into_view_if_needed()
+    step.screens.shot("step7-interface-type-mbus")
+    dialog.get_by_role("button", name="Submit").click()
+    # a fixed interface type can cut the meter link: the flow lists it and asks to confirm
+    dialog.get_by_text("Confirm changes").first.wait_for()
+    dialog.get_by_text("Interface type").first.wait_for()
+    step.screens.shot("step7-confirm")
+    assert settings_writes(admin) == [], "something was sent before the confirmation"
+    dialog.get_by_role("button", name="Submit").click()
+
+    checking = dialog.get_by_text("Checking that the meter still talks to the gateway")
+    lost = dialog.get_by_text("The meter stopped talking to the gateway")
+    with waiting_for("the link check to start (progress) or to end (link lost)"):
+        checking.or_(lost).first.wait_for(timeout=LINK_CHECK * 1000)
+    step.screens.shot_if("step7-checking-link", checking)  # only if still there: not waited for
+    with waiting_for("the link check to find the link lost"):
+        lost.wait_for(timeout=LINK_CHECK * 1000)
+    dialog.get_by_text("Not connected", exact=True).wait_for()
+    dialog.get_by_text("Interface type: Automatic → M-Bus").wait_for()
+    options = dialog.locator("step-flow-menu ha-list-item")  # the menu's options, in order
+    expect(options).to_have_text(["Undo the change", "Edit again", "Keep it as it is"])
+    step.screens.shot("step7-link-lost")
+    writes = settings_writes(admin)
+    assert len(writes) == 1, f"expected one write, the emulator saw {writes}"
+    (put,) = writes
+    assert (put["method"], put["path"], put["status"]) == ("PUT", SETTINGS_PATH, 200), put
+    assert put["body"] == {"if_type": "mbus"}, put["body"]
+    cut = admin.state()
+    assert (cut["meter_settings"]["if_type"], cut["meter_status"]) == ("mbus", "NOT CONNECTED")
+    # the flow shows the menu only once the check has raised the issue
+    issue = link_issue(step, entry_id)
+    assert issue is not None, "no meter_link_lost repair issue while the link is lost"
+    assert issue["is_fixable"], issue
+    placeholders = issue["translation_placeholders"]
+    assert placeholders["status"] == "Not connected", placeholders
+    assert placeholders["changes"] == "- Interface type: Automatic → M-Bus", placeholders
+
+    power_at_undo = power_import_state(step)
+    admin.clear_log()
+    options.filter(has_text="Undo the change").click()
+    # the menu first, or the waits below would see it still there and take it for the answer
+    with waiting_for("the link-lost menu to give way after Undo"):
+        lost.wait_for(state="hidden")
+    saved = dialog.get_by_text("Options successfully saved")
+    with waiting_for("the check after the undo to start (progress) or to end"):
+        checking.or_(saved).or_(lost).first.wait_for(timeout=LINK_CHECK * 1000)
+    step.screens.shot_if("step7-undo-checking-link", checking)
+    with waiting_for("the check after the undo to end"):
+        saved.or_(lost).first.wait_for(timeout=LINK_CHECK * 1000)
+    assert not lost.is_visible(), "the link is still lost after the undo"
+    step.screens.shot("step7-undone")
+    writes = settings_writes(admin)
+    assert len(writes) == 1, f"expected one write for the undo, the emulator saw {writes}"
+    (put,) = writes
+    assert (put["method"], put["path"], put["status"]) == ("PUT", SETTINGS_PATH, 200), put
+    assert put["body"] == {"if_type": "auto"}, put["body"]
+    after = admin.state()
+    assert (after["meter_settings"]["if_type"], after["meter_status"]) == ("auto", "OK"), after
+    # the check found the link OK (what ends the flow) and withdrew the issue before that
+    assert link_issue(step, entry_id) is None, "the link-lost issue is still there after the undo"
+    dialog.get_by_role("button", name="Finish").click()
+    wait_dialog_closed(page, "the options dialog")
+
+    def new_power() -> dict[str, Any] | None:
+        state = power_import_state(step)
+        if state["state"] == power_at_undo["state"]:
+            return None
+        float(state["state"])  # a number (not unavailable): a reading came (ValueError: retry)
+        return state
+
+    wait_for(
+        f"HA's Power import to change from {power_at_undo['state']!r} after the undo",
+        new_power,
+        timeout=LIVE_CHANGE,
+    )
+    open_meter_device_page(step)
+    first = shown_power(page)
+    step.screens.shot("step7-device-power-again")
+    assert shown_power_change(page, first) != first
