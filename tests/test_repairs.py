@@ -27,6 +27,7 @@ async def test_missing_or_wrong_dlms_key_asks_for_it_until_the_meter_is_ok(
 
     emulator.set_meter_status(status)
     await system.async_refresh()
+    await hass.async_block_till_done()
     issue = issue_registry.async_get_issue(DOMAIN, issue_id)
     assert issue is not None
     assert issue.severity is ir.IssueSeverity.ERROR
@@ -34,7 +35,10 @@ async def test_missing_or_wrong_dlms_key_asks_for_it_until_the_meter_is_ok(
     assert issue.translation_key == "meter_key_required"
     assert issue.translation_placeholders == {
         "name": "whatwatt Go 9F8124",
-        "status": status,
+        "status": {
+            "KEY REQUIRED": "Encryption key required",
+            "ENCRYPTION KEY": "Wrong encryption key",
+        }[status],
         "entry_id": entry.entry_id,
     }
     assert system.update_interval == timedelta(minutes=1)

@@ -317,22 +317,31 @@ class WhatwattMeterLink:
         if status == METER_STATUS_OK and self._link_issue:
             self.async_forget()
         if status in METER_KEY_STATUSES and self.last_change is None:
-            ir.async_create_issue(
-                self._hass,
-                DOMAIN,
-                self._key_issue_id,
-                is_fixable=False,
-                is_persistent=False,
-                severity=ir.IssueSeverity.ERROR,
-                translation_key=ISSUE_METER_KEY,
-                translation_placeholders={
-                    "name": self._entry.title,
-                    "status": status,
-                    "entry_id": self._entry.entry_id,
-                },
+            self._entry.async_create_task(
+                self._hass, self._async_raise_key_issue(status), eager_start=True
             )
         else:
             ir.async_delete_issue(self._hass, DOMAIN, self._key_issue_id)
+
+    async def _async_raise_key_issue(self, status: str) -> None:
+        """Ask for the DLMS key, naming the meter status as the status sensor shows it."""
+        label = await async_meter_status_label(self._hass, status)
+        if self._system.meter_status != status or self.last_change is not None:
+            return  # the status moved on while the words were looked up
+        ir.async_create_issue(
+            self._hass,
+            DOMAIN,
+            self._key_issue_id,
+            is_fixable=False,
+            is_persistent=False,
+            severity=ir.IssueSeverity.ERROR,
+            translation_key=ISSUE_METER_KEY,
+            translation_placeholders={
+                "name": self._entry.title,
+                "status": label,
+                "entry_id": self._entry.entry_id,
+            },
+        )
 
     async def _async_raise_link_issue(self, result: LinkCheck) -> None:
         change = self.last_change
