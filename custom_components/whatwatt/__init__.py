@@ -8,7 +8,7 @@ from contextlib import suppress
 from homeassistant.const import CONF_HOST, CONF_PASSWORD, CONF_PORT, Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import ConfigEntryNotReady
-from homeassistant.helpers import config_validation as cv
+from homeassistant.helpers import config_validation as cv, device_registry as dr
 from homeassistant.helpers.aiohttp_client import async_create_clientsession
 from homeassistant.helpers.typing import ConfigType
 
@@ -21,10 +21,11 @@ from .coordinator import (
     WhatwattRuntimeData,
     WhatwattSystemCoordinator,
 )
-from .entity import async_update_devices
+from .entity import async_update_devices, submeter_of
 from .link import WhatwattMeterLink
 from .live import WhatwattLiveStream
 from .services import async_setup_services
+from .submeters import SubmeterId
 
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 
@@ -85,3 +86,19 @@ async def async_setup_entry(hass: HomeAssistant, entry: WhatwattConfigEntry) -> 
 async def async_unload_entry(hass: HomeAssistant, entry: WhatwattConfigEntry) -> bool:
     """Unload the platforms; the stream, the polls, the link check and issues end with it."""
     return await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
+
+
+async def async_remove_config_entry_device(
+    hass: HomeAssistant, entry: WhatwattConfigEntry, device: dr.DeviceEntry
+) -> bool:
+    """Let the user delete a sub-meter's device while the meter no longer reports it.
+
+    The gateway and its meter belong to the entry; a sub-meter that is still in the data
+    would come right back.
+    """
+    submeter = submeter_of(entry, device)
+    if submeter is None:
+        return False
+    data = entry.runtime_data.live.data
+    reported = data is not None and any(SubmeterId.of(v) == submeter for v in data.volumes)
+    return not reported

@@ -12,16 +12,19 @@ from __future__ import annotations
 from collections.abc import Awaitable
 from dataclasses import asdict
 import json
-from typing import Any
+import re
+from typing import Any, Final
 
 from homeassistant.components.diagnostics import REDACTED, async_redact_data
 from homeassistant.const import CONF_HOST, CONF_PASSWORD, CONF_PORT
 from homeassistant.core import HomeAssistant
-from homeassistant.helpers import entity_registry as er
+from homeassistant.helpers import device_registry as dr, entity_registry as er
 
 from .client import Scaler, WhatwattError
 from .client.meter_settings import SECRET_KEYS
 from .coordinator import WhatwattConfigEntry
+from .entity import submeter_of
+from .submeters import SubmeterId, entry_submeter_kind
 
 TO_REDACT = {
     CONF_HOST,
@@ -45,6 +48,8 @@ TO_REDACT = {
     "username",
 }
 METER_SERIALS = ("id", "type", "model", "logical_name")
+_SUBMETER_ID: Final = re.compile(r"^(bus\d+_)[^_]+(_(?:last_)?reading)$")
+"""The sub-meter id inside a sub-meter entity's key (``bus1_20000741_reading``)."""
 """In the meter object these are serial numbers (the type and model often equal the id)."""
 
 
@@ -100,6 +105,7 @@ async def async_get_config_entry_diagnostics(
                 )
             ),
         },
+        "submeters": _submeters(hass, entry),
         "entities": _entities(hass, entry),
     }
 
@@ -122,8 +128,42 @@ def _error(err: BaseException | None) -> str | None:
     return None if err is None else type(err).__name__
 
 
+def _submeters(hass: HomeAssistant, entry: WhatwattConfigEntry) -> list[dict[str, Any]]:
+    """Every sub-meter known (a device) or reported now: bus, kind, reading (ids redacted)."""
+    seen: dict[int, SubmeterId] = {}
+    for device in dr.async_entries_for_config_entry(dr.async_get(hass), entry.entry_id):
+        if (submeter := submeter_of(entry, device)) is not None:
+            seen[submeter.bus] = submeter
+    volumes = {
+        volume.bus: volume
+        for volume in (entry.runtime_data.live.data.volumes if entry.runtime_data.live.data else ())
+        if volume.bus is not None
+    }
+    for bus, volume in volumes.items():
+        seen.setdefault(bus, SubmeterId(bus=bus, meter_id=volume.meter_id))
+    result = []
+    for bus, submeter in sorted(seen.items()):
+        kind = entry_submeter_kind(entry, bus)
+        reported = volumes.get(bus)
+        result.append(
+            {
+                "bus": bus,
+                "meter_id": None if submeter.meter_id is None else REDACTED,
+                "medium": kind.medium,
+                "unit": kind.unit,
+                "reported": reported is not None,
+                "cumulative": None if reported is None else reported.cumulative,
+                "date_time": None if reported is None else str(reported.date_time),
+            }
+        )
+    return result
+
+
 def _entities(hass: HomeAssistant, entry: WhatwattConfigEntry) -> list[dict[str, Any]]:
-    """Return every entity of the entry by key, with its state (no names, no entity ids)."""
+    """Return every entity of the entry by key, with its state (no names, no entity ids).
+
+    A sub-meter's key carries its id (a serial): redacted.
+    """
     prefix = f"{entry.unique_id}_"
     entities = []
     for entity in er.async_entries_for_config_entry(er.async_get(hass), entry.entry_id):
@@ -131,7 +171,7 @@ def _entities(hass: HomeAssistant, entry: WhatwattConfigEntry) -> list[dict[str,
         entities.append(
             {
                 "platform": entity.domain,
-                "key": entity.unique_id.removeprefix(prefix),
+                "key": _SUBMETER_ID.sub(rf"\1{REDACTED}\2", entity.unique_id.removeprefix(prefix)),
                 "disabled": entity.disabled_by is not None,
                 "state": None if state is None else state.state,
                 "attributes": (

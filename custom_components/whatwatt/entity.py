@@ -18,6 +18,7 @@ from .client.meter_settings import SettingSpec
 from .const import DEFAULT_NAME, DEFAULT_PORT, DOMAIN, MANUFACTURER
 from .coordinator import WhatwattConfigEntry, WhatwattMeterSettingsCoordinator
 from .errors import whatwatt_exception_handler
+from .submeters import SubmeterId, SubmeterKind
 
 
 def gateway_name(system: SystemInfo, device_id: str) -> str:
@@ -73,6 +74,35 @@ def meter_device_info(entry: WhatwattConfigEntry, gateway: dr.DeviceEntry) -> De
         translation_key="meter",
         translation_placeholders={"gateway": gateway_name(system, device_id)},
     )
+
+
+def submeter_device_info(
+    hass: HomeAssistant, entry: WhatwattConfigEntry, submeter: SubmeterId, kind: SubmeterKind
+) -> DeviceInfo:
+    """Describe a sub-meter: its own device, linked via the meter, named by its medium."""
+    device_id = _device_id(entry)
+    medium = kind.medium.value if kind.medium is not None else "unset"
+    meter = dr.async_get(hass).async_get_device(identifiers={(DOMAIN, f"{device_id}_meter")})
+    assert meter is not None  # registered at setup, before any entity
+    return DeviceInfo(
+        identifiers={(DOMAIN, f"{device_id}_{submeter.key}")},
+        via_device_id=meter.id,
+        serial_number=submeter.meter_id,
+        translation_key=f"submeter_{medium}",
+        translation_placeholders={"bus": str(submeter.bus)},
+    )
+
+
+def submeter_of(entry: WhatwattConfigEntry, device: dr.DeviceEntry) -> SubmeterId | None:
+    """The sub-meter a device of the entry stands for (None for the gateway and the meter)."""
+    prefix = f"{_device_id(entry)}_bus"
+    for domain, identifier in device.identifiers:
+        if domain != DOMAIN or not identifier.startswith(prefix):
+            continue
+        bus, _, meter_id = identifier.removeprefix(prefix).partition("_")
+        if bus.isdigit():
+            return SubmeterId(bus=int(bus), meter_id=meter_id or None)
+    return None
 
 
 @callback

@@ -66,6 +66,7 @@ from .helpers import (
 )
 from .link import Link, LinkCheck, MeterSettingsWrite, WhatwattMeterLink
 from .options_scalers import STEP_SCALERS, WhatwattScalersSteps
+from .options_submeters import STEP_SUBMETERS, WhatwattSubmeterSteps
 
 if TYPE_CHECKING:
     from .coordinator import WhatwattConfigEntry
@@ -179,7 +180,7 @@ class _FieldError(Exception):
         self.error = error
 
 
-class WhatwattOptionsFlow(WhatwattScalersSteps, OptionsFlowWithReload):
+class WhatwattOptionsFlow(WhatwattScalersSteps, WhatwattSubmeterSteps, OptionsFlowWithReload):
     """Edit the meter communication settings, or restore their factory defaults."""
 
     def __init__(self) -> None:
@@ -204,7 +205,8 @@ class WhatwattOptionsFlow(WhatwattScalersSteps, OptionsFlowWithReload):
         """Offer editing the settings or restoring the factory defaults."""
         self._loaded_entry()
         return self.async_show_menu(
-            step_id="init", menu_options=[STEP_EDIT, STEP_SCALERS, STEP_RESTORE]
+            step_id="init",
+            menu_options=[STEP_EDIT, STEP_SCALERS, STEP_SUBMETERS, STEP_RESTORE],
         )
 
     async def async_step_edit(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:

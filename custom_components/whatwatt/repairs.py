@@ -1,7 +1,8 @@
-"""Repair flow for "Meter link lost after a settings change": undo it, or keep it.
+"""Repair flows: undo a settings change that cut the meter link; say what a sub-meter is.
 
 Undo is the same single PUT the options flow sends (the previous values of exactly the fields
-the change touched), followed by a new check of the link.
+the change touched), followed by a new check of the link.  The sub-meter question is the
+options flow's sub-meter form: the answer goes into the entry's options (which reloads it).
 """
 
 from __future__ import annotations
@@ -20,6 +21,13 @@ from .coordinator import WhatwattConfigEntry
 from .errors import translated_errors
 from .helpers import async_describe_change, async_meter_status_label, async_setting_label
 from .link import Link, LinkCheck, WhatwattMeterLink
+from .submeters import (
+    ISSUE_SUBMETER_MEDIUM,
+    checked_kind,
+    entry_submeter_kind,
+    kind_schema,
+    with_kind,
+)
 
 STEP_UNDO = "undo"
 
@@ -27,8 +35,10 @@ STEP_UNDO = "undo"
 async def async_create_fix_flow(
     hass: HomeAssistant, issue_id: str, data: dict[str, str | int | float | None] | None
 ) -> RepairsFlow:
-    """Create the fix flow of a meter-link issue (the only fixable issue of this domain)."""
+    """Create the fix flow of a meter-link or a sub-meter issue."""
     assert data is not None
+    if issue_id.startswith(ISSUE_SUBMETER_MEDIUM):
+        return SubmeterMediumRepairFlow(str(data["entry_id"]), int(str(data["bus"])))
     return MeterLinkRepairFlow(str(data["entry_id"]))
 
 
@@ -119,3 +129,37 @@ class MeterLinkRepairFlow(RepairsFlow):
         """The user fixes it another way: forget the change, close the issue."""
         self._link().async_forget()
         return self.async_create_entry(data={})
+
+
+class SubmeterMediumRepairFlow(RepairsFlow):
+    """Ask what the sub-meter on a bus measures, and in which unit (one short form)."""
+
+    def __init__(self, entry_id: str, bus: int) -> None:
+        """Ask about the sub-meter on ``bus`` of config entry ``entry_id``."""
+        self._entry_id = entry_id
+        self._bus = bus
+
+    async def async_step_init(self, user_input: dict[str, Any] | None = None) -> RepairsFlowResult:
+        """The form; the answer is stored in the entry's options (the entry reloads)."""
+        entry = self.hass.config_entries.async_get_entry(self._entry_id)
+        if entry is None or entry.state is not ConfigEntryState.LOADED:
+            return self.async_abort(reason="not_loaded")
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            checked = checked_kind(user_input)
+            if isinstance(checked, str):
+                errors["base"] = checked
+            else:
+                medium, unit = checked
+                self.hass.config_entries.async_update_entry(
+                    entry, options=with_kind(entry.options, self._bus, medium, unit)
+                )
+                self.hass.config_entries.async_schedule_reload(entry.entry_id)
+                return self.async_create_entry(data={})
+        kind = entry_submeter_kind(cast("WhatwattConfigEntry", entry), self._bus)
+        return self.async_show_form(
+            step_id="init",
+            data_schema=self.add_suggested_values_to_schema(kind_schema(kind), user_input),
+            errors=errors,
+            description_placeholders={"name": entry.title, "bus": str(self._bus)},
+        )

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import Any, Final, Protocol, override
 
 from homeassistant.components.sensor import (
@@ -33,13 +34,23 @@ from homeassistant.const import (
     UnitOfReactivePower,
 )
 from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers import device_registry as dr
+from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator
 
-from .client import Measurements, SystemInfo
+from .client import Measurements, SystemInfo, Volume
 from .const import METER_STATUS
 from .coordinator import WhatwattConfigEntry, WhatwattLiveCoordinator, WhatwattSystemCoordinator
-from .entity import WhatwattEntity
+from .entity import WhatwattEntity, submeter_device_info, submeter_of
+from .submeters import (
+    SUBMETER_STALE_SECONDS,
+    SubmeterId,
+    SubmeterKind,
+    async_update_submeter_issue,
+    entry_submeter_kind,
+    reading_time,
+)
 
 PARALLEL_UPDATES = 0
 
@@ -488,6 +499,42 @@ SYSTEM_SENSORS: Final[tuple[WhatwattSystemSensorEntityDescription, ...]] = (
 )
 
 
+# Sub-meters ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class WhatwattSubmeterSensorEntityDescription(SensorEntityDescription):
+    """A value of one sub-meter's ``Vol[]`` entry."""
+
+    value_fn: Callable[[Volume], _Value]
+    counter: bool = False
+    """A counter never goes back to nothing or to 0 (the Energy dashboard would see a reset)."""
+
+
+def submeter_descriptions(
+    submeter: SubmeterId, kind: SubmeterKind
+) -> tuple[WhatwattSubmeterSensorEntityDescription, ...]:
+    """The reading (device class and unit by medium, full precision) and its time."""
+    return (
+        WhatwattSubmeterSensorEntityDescription(
+            key=f"{submeter.key}_reading",
+            translation_key="submeter_reading",
+            device_class=kind.device_class,
+            native_unit_of_measurement=kind.unit,
+            state_class=SensorStateClass.TOTAL_INCREASING,
+            value_fn=lambda volume: volume.cumulative,
+            counter=True,
+        ),
+        WhatwattSubmeterSensorEntityDescription(
+            key=f"{submeter.key}_last_reading",
+            translation_key="submeter_last_reading",
+            device_class=SensorDeviceClass.TIMESTAMP,
+            entity_category=EntityCategory.DIAGNOSTIC,
+            value_fn=reading_time,
+        ),
+    )
+
+
 # Platform -----------------------------------------------------------------------------------
 
 
@@ -520,6 +567,50 @@ async def async_setup_entry(
         for description in new:
             pending.remove(description)
         async_add_entities(WhatwattLiveSensor(entry, live, description) for description in new)
+
+    _async_add_reported()
+    entry.async_on_unload(live.async_add_listener(_async_add_reported))
+    _async_setup_submeters(hass, entry, async_add_entities)
+
+
+@callback
+def _async_setup_submeters(
+    hass: HomeAssistant,
+    entry: WhatwattConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+) -> None:
+    """Sub-meters: known ones at once (unavailable until reported), new ones when they appear."""
+    live = entry.runtime_data.live
+    known: set[SubmeterId] = set()
+
+    @callback
+    def _async_add(submeter: SubmeterId) -> None:
+        known.add(submeter)
+        kind = entry_submeter_kind(entry, submeter.bus)
+        device = submeter_device_info(hass, entry, submeter, kind)
+        entities = [
+            WhatwattSubmeterSensor(entry, live, description, submeter, device)
+            for description in submeter_descriptions(submeter, kind)
+        ]
+        for entity in entities:
+            entity.async_on_remove(partial(known.discard, submeter))
+        async_add_entities(entities)
+        async_update_submeter_issue(hass, entry, submeter, kind)
+
+    device_registry = dr.async_get(hass)
+    for device in dr.async_entries_for_config_entry(device_registry, entry.entry_id):
+        if (submeter := submeter_of(entry, device)) is not None:
+            _async_add(submeter)
+
+    @callback
+    def _async_add_reported() -> None:
+        """A sub-meter in the data for the first time (one set lookup per entry and event)."""
+        data: Measurements | None = live.data
+        if data is None:
+            return
+        for volume in data.volumes:
+            if (submeter := SubmeterId.of(volume)) is not None and submeter not in known:
+                _async_add(submeter)
 
     _async_add_reported()
     entry.async_on_unload(live.async_add_listener(_async_add_reported))
@@ -597,3 +688,71 @@ class WhatwattSystemSensor(_WhatwattSensor[WhatwattSystemCoordinator]):
     @override
     def _compute(self) -> _Value:
         return self.entity_description.value_fn(self.coordinator)
+
+
+class WhatwattSubmeterSensor(WhatwattEntity[WhatwattLiveCoordinator], SensorEntity):
+    """A value of one sub-meter, on its own device.
+
+    Sub-meters report every 5 minutes to hourly while the stream carries an event per second:
+    the state is written only when the reading, its time or the availability changed.  The
+    sub-meter is unavailable when the meter's data stopped, or when it has been missing from
+    the data for 15 minutes (its device stays, so its history does).
+    """
+
+    entity_description: WhatwattSubmeterSensorEntityDescription
+
+    def __init__(
+        self,
+        entry: WhatwattConfigEntry,
+        coordinator: WhatwattLiveCoordinator,
+        description: WhatwattSubmeterSensorEntityDescription,
+        submeter: SubmeterId,
+        device: DeviceInfo,
+    ) -> None:
+        """Show ``description`` of ``submeter`` on its device."""
+        super().__init__(entry, coordinator, description)
+        self._attr_device_info = device
+        self._submeter = submeter
+        self._seen: float | None = None
+        self._written: tuple[Any, bool] | None = None
+
+    def _volume(self) -> Volume | None:
+        data: Measurements | None = self.coordinator.data
+        if data is None:
+            return None
+        return next((v for v in data.volumes if SubmeterId.of(v) == self._submeter), None)
+
+    @property
+    @override
+    def available(self) -> bool:
+        """Available while the meter's data is current and lists this sub-meter."""
+        return (
+            super().available
+            and self._seen is not None
+            and self.hass.loop.time() - self._seen < SUBMETER_STALE_SECONDS
+        )
+
+    def _update(self) -> None:
+        volume = self._volume()
+        if volume is None:
+            return
+        self._seen = self.hass.loop.time()
+        value = self.entity_description.value_fn(volume)
+        if self.entity_description.counter and not value and self._attr_native_value:
+            return  # a missing or transient 0 reading is not a meter reset
+        self._attr_native_value = value
+
+    @override
+    async def async_added_to_hass(self) -> None:
+        self._update()
+        await super().async_added_to_hass()
+        self._written = (self._attr_native_value, self.available)
+
+    @callback
+    @override
+    def _handle_coordinator_update(self) -> None:
+        self._update()
+        state = (self._attr_native_value, self.available)
+        if state != self._written:
+            self._written = state
+            self.async_write_ha_state()
