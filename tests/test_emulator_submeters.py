@@ -443,3 +443,92 @@ async def test_live_events_repeat_the_capture_and_drop_a_removed_bus(
         _tick(freezer, 146)  # 10:05:00.04
         await _until(lambda: len(events) == 6)
         assert events[5]["Vol"][0]["DT"] == "2025-01-15T10:05:00"
+
+
+# ----- admin endpoints ---------------------------------------------------------------------
+
+
+async def test_admin_endpoints_pair_remove_and_read_submeters(
+    emulator_factory: Any, freezer: FrozenDateTimeFactory
+) -> None:
+    """/_emulator/submeters lists, pairs (POST), removes (DELETE .../<bus>) and reads
+    (POST .../<bus>/advance) sub-meters; /_emulator/state shows them too."""
+    freezer.move_to(WINTER)
+    emu: Emulator = await emulator_factory(admin=True, meter="dlms")
+    admin = emu.url + "/_emulator/submeters"
+    async with aiohttp.ClientSession() as session:
+        async with session.get(admin) as resp:
+            assert await resp.json() == []
+        water = {"bus": 2, "meter_id": "31207754", "medium": "water", "cumulative": 1.5}
+        async with session.post(admin, json=water) as resp:
+            assert resp.status == 200
+            state = await resp.json()
+        assert state == {**emu.submeters()[0], "date_time": None, "cumulative": None}
+        assert (state["bus"], state["interval"]) == (2, 900)
+        async with session.post(admin, json={**water, "bus": 1, "medium": "gas", "interval": 60}):
+            pass
+        async with session.post(f"{admin}/2/advance", json={"amount": 0.25}) as resp:
+            assert resp.status == 200
+            state = await resp.json()
+        assert (state["date_time"], state["cumulative"]) == ("2025-01-15T10:02:30", 1.75)
+        async with session.post(f"{admin}/1/advance") as resp:  # no body: a reading, +0
+            assert (await resp.json())["cumulative"] == 1.5
+        async with session.get(emu.url + "/_emulator/state") as resp:
+            assert [m["bus"] for m in (await resp.json())["submeters"]] == [1, 2]
+        async with session.delete(f"{admin}/1") as resp:
+            assert resp.status == 204
+        async with session.get(admin) as resp:
+            assert [m["bus"] for m in await resp.json()] == [2]
+        for method, path in (("DELETE", "/1"), ("POST", "/3/advance")):
+            async with session.request(method, admin + path, json={}) as resp:
+                assert resp.status == 404, path
+                assert (await resp.json())["error"] == "no_submeter"
+        async with session.delete(f"{admin}/gas") as resp:
+            assert resp.status == 404
+    assert (await _vol(emu)) == [
+        {**WATER, "DT": "2025-01-15T10:02:30", "Cum": 1.75},
+    ]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"bus": 2, "meter_id": "W1"},  # no medium
+        {"bus": 2, "meter_id": "W1", "medium": "water", "colour": "blue"},
+        {"bus": 1, "meter_id": "W1", "medium": "water"},  # bus 1 has the gas meter
+        {"bus": 9, "meter_id": "W1", "medium": "water"},
+        {"bus": "2", "meter_id": "W1", "medium": "water"},
+        {"bus": 2, "meter_id": "W1", "medium": "water", "interval": -5},
+        [2, "W1", "water"],
+        b"{",
+    ],
+)
+async def test_admin_refuses_a_bad_submeter(emulator_factory: Any, body: Any) -> None:
+    """400 ``invalid_submeter`` for a missing or unknown field, a bus in use, a bad value or
+    a body that is not a JSON object; nothing changes."""
+    emu: Emulator = await emulator_factory(admin=True)
+    kwargs = {"data": body} if isinstance(body, bytes) else {"json": body}
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(emu.url + "/_emulator/submeters", **kwargs) as resp,
+    ):
+        assert resp.status == 400
+        assert (await resp.json())["error"] == "invalid_submeter"
+    assert [m["bus"] for m in emu.submeters()] == [1]
+
+
+@pytest.mark.parametrize("body", [{"amount": -1}, {"amount": "1"}, {"amount": None}, [1], b"{"])
+async def test_admin_refuses_a_bad_amount(
+    emulator_factory: Any, freezer: FrozenDateTimeFactory, body: Any
+) -> None:
+    """400 ``invalid_amount``: the register stays as it was (the clock stands still)."""
+    emu: Emulator = await emulator_factory(admin=True)
+    before = emu.submeters()[0]["cumulative"]
+    kwargs = {"data": body} if isinstance(body, bytes) else {"json": body}
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(emu.url + "/_emulator/submeters/1/advance", **kwargs) as resp,
+    ):
+        assert resp.status == 400
+        assert (await resp.json())["error"] == "invalid_amount"
+    assert emu.submeters()[0]["cumulative"] == before
