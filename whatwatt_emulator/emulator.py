@@ -280,8 +280,8 @@ class Emulator:
         It shows up at the next meter report with only ``Bus`` and ``M_ID`` (the meter knows it
         but has not read it yet), and with ``DT``/``Cum`` from its first capture on, at the next
         multiple of ``interval`` (default: the profile's for the medium).  ``cumulative`` is
-        its register (default: the medium's start value).  ValueError for a bad spec or a bus
-        in use.
+        its register (default: the medium's start value).  ValueError for a bad value or a bus
+        in use, TypeError for a wrong type.
         """
         spec = SubmeterSpec(bus, meter_id, medium, interval, cumulative)
         now = time.time()
