@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 import json
 from typing import Any
 
@@ -53,7 +54,12 @@ async def test_event_keys_are_those_the_meter_profile_has(
     assert event["T"] in (1, 2)
     assert event["Uptime"] < 1  # hours
     if meter == "dsmr":
-        assert event["Vol"] == [{"Bus": 1, "M_ID": "20000741"}]
+        (gas,) = event["Vol"]  # the gas meter on M-Bus channel 1, read every 5 minutes
+        assert list(gas) == ["Bus", "M_ID", "DT", "Cum"]
+        assert (gas["Bus"], gas["M_ID"]) == (1, "20000741")
+        dt = datetime.fromisoformat(gas["DT"])  # naive local time of the capture ...
+        assert (dt.tzinfo, dt.minute % 5, dt.second) == (None, 0, 0)  # ... on the 5 minutes
+        assert gas["Cum"] >= 2417.385  # m³
         assert event["E_In"] == pytest.approx(event["E_In_T1"] + event["E_In_T2"], abs=0.002)
 
 

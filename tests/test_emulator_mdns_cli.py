@@ -139,6 +139,21 @@ def test_cli_arguments_become_the_config() -> None:
     assert cli.config_from_args(cli.parser().parse_args([])).recognition_time == 0
 
 
+def test_cli_submeters() -> None:
+    """``--submeters`` takes a preset or BUS:MEDIUM[:M_ID[:INTERVAL]] items; default: the
+    profile's (None)."""
+    assert cli.config_from_args(cli.parser().parse_args([])).submeters is None
+    for text in ("gas+water", "none", "1:gas,2:water:31207754:900"):
+        args = cli.parser().parse_args(["--meter", "dlms", "--submeters", text])
+        assert cli.config_from_args(args) == EmulatorConfig(meter="dlms", submeters=text)
+
+
+def test_cli_refuses_bad_submeters(capsys: pytest.CaptureFixture[str]) -> None:
+    """A bad sub-meter spec exits with 2 and says why."""
+    assert cli.main(["--submeters", "1:oil"]) == 2
+    assert "medium" in capsys.readouterr().err
+
+
 def test_cli_refuses_a_bad_config(capsys: pytest.CaptureFixture[str]) -> None:
     """A bad device ID exits with 2 and says why."""
     assert cli.main(["--device-id", "nope"]) == 2
@@ -167,6 +182,7 @@ async def test_cli_run_serves_until_stopped(
             await asyncio.sleep(0.02)
             out += capsys.readouterr().out
     assert "auth basic" in out
+    assert "sub-meters: bus 1 gas 20000741 every 300 s\n" in out
     assert "mdns announced on interfaces: 127.0.0.1\n" in out
     url = out.split(" at ")[1].split()[0]
     async with aiohttp.ClientSession() as session, session.get(url + "/api/v1/system") as resp:

@@ -13,6 +13,7 @@ from aiohttp import web
 
 from .config import check_recognition_time
 from .responses import error_response, json_response
+from .submeters import SubmeterSpec
 
 if TYPE_CHECKING:
     from .emulator import Emulator
@@ -29,15 +30,17 @@ _COUNTED = {
 }
 
 
+async def body(request: web.Request) -> dict[str, Any]:
+    """Return the JSON object of a request ({} when empty); HTTPBadRequest for another type."""
+    raw = await request.read()
+    data = json.loads(raw) if raw else {}
+    if not isinstance(data, dict):
+        raise web.HTTPBadRequest
+    return data
+
+
 def add_admin_routes(app: web.Application, emu: Emulator) -> None:
     """Register the admin endpoints on ``app``."""
-
-    async def body(request: web.Request) -> dict[str, Any]:
-        raw = await request.read()
-        data = json.loads(raw) if raw else {}
-        if not isinstance(data, dict):
-            raise web.HTTPBadRequest
-        return data
 
     async def get_log(request: web.Request) -> web.StreamResponse:
         return json_response([entry.as_dict() for entry in emu.log])
@@ -58,6 +61,7 @@ def add_admin_routes(app: web.Application, emu: Emulator) -> None:
                 "live_connections": emu.live_connections,
                 "faults": emu.faults.state(),
                 "mdns_interfaces": emu.mdns.interfaces() if emu.mdns else [],
+                "submeters": emu.submeters(),
             }
         )
 
@@ -114,3 +118,47 @@ def add_admin_routes(app: web.Application, emu: Emulator) -> None:
     router.add_post("/_emulator/recognition_time", recognition_time)
     router.add_post("/_emulator/push_report", push_report)
     router.add_post("/_emulator/reboot", reboot)
+    _add_submeter_routes(router, emu)
+
+
+def _add_submeter_routes(router: web.UrlDispatcher, emu: Emulator) -> None:
+    """``/_emulator/submeters``: list, pair, remove and read sub-meters (gas, water, heat)."""
+
+    async def get_submeters(request: web.Request) -> web.StreamResponse:
+        return json_response(emu.submeters())
+
+    async def add_submeter(request: web.Request) -> web.StreamResponse:
+        try:
+            spec = SubmeterSpec(**await body(request))
+            state = emu.add_submeter(
+                spec.bus,
+                spec.meter_id,
+                spec.medium,
+                interval=spec.interval,
+                cumulative=spec.cumulative,
+            )
+        except (ValueError, TypeError, web.HTTPBadRequest) as err:
+            return error_response(400, "invalid_submeter", str(err) or "invalid body")
+        return json_response(state)
+
+    async def remove_submeter(request: web.Request) -> web.StreamResponse:
+        try:
+            emu.remove_submeter(int(request.match_info["bus"]))
+        except KeyError:
+            return error_response(404, "no_submeter", "No sub-meter on this bus")
+        return web.Response(status=204)
+
+    async def advance_submeter(request: web.Request) -> web.StreamResponse:
+        bus = int(request.match_info["bus"])
+        try:
+            emu.advance_submeter(bus, (await body(request)).get("amount", 0.0))
+        except KeyError:
+            return error_response(404, "no_submeter", "No sub-meter on this bus")
+        except (ValueError, TypeError, web.HTTPBadRequest) as err:
+            return error_response(400, "invalid_amount", str(err) or "invalid body")
+        return json_response(next(m for m in emu.submeters() if m["bus"] == bus))
+
+    router.add_get("/_emulator/submeters", get_submeters)
+    router.add_post("/_emulator/submeters", add_submeter)
+    router.add_delete(r"/_emulator/submeters/{bus:\d+}", remove_submeter)
+    router.add_post(r"/_emulator/submeters/{bus:\d+}/advance", advance_submeter)

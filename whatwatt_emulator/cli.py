@@ -10,6 +10,7 @@ import sys
 
 from .config import LICENCES, METERS, EmulatorConfig
 from .emulator import Emulator
+from .submeters import PRESETS
 
 
 def parser() -> argparse.ArgumentParser:
@@ -34,6 +35,14 @@ def parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="meter.status stays RECOGNITION (no data) this long after a meter-settings change "
         "of the link (serial, interface, protocol, security, scalers_set); 0 = no such phase",
+    )
+    p.add_argument(
+        "--submeters",
+        default=None,
+        metavar="SPEC",
+        help=f"sub-meters on the meter's M-Bus: {', '.join(PRESETS)} (default: the profile's, "
+        "dsmr gas on bus 1, dlms none), or BUS:MEDIUM[:M_ID[:INTERVAL]] items separated by "
+        "commas, MEDIUM gas, water or heat, e.g. 1:gas,2:water:31207754:900",
     )
     p.add_argument("--nonce-lifetime", type=float, default=300.0, help="Digest nonce lifetime")
     p.add_argument("--realm", default=None, help="Digest realm (default whatwatt-XXXXXX.local)")
@@ -63,6 +72,7 @@ def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
         admin=args.admin,
         mdns=args.mdns,
         digest_qop=args.qop,
+        submeters=args.submeters,
         **extra,
     )
 
@@ -96,6 +106,11 @@ async def run(
         f"FW {config.firmware}, auth {auth}) at {emu.url}",
         flush=True,
     )
+    buses = [
+        f"bus {m['bus']} {m['medium']} {m['meter_id']} every {m['interval']:g} s"
+        for m in emu.submeters()
+    ]
+    print(f"sub-meters: {', '.join(buses) or 'none'}", flush=True)
     if emu.mdns is not None:
         print(f"mdns announced on interfaces: {','.join(emu.mdns.interfaces())}", flush=True)
         print(f"mdns sockets bound to: {','.join(emu.mdns.bound_addresses())}", flush=True)

@@ -7,6 +7,8 @@ import math
 import re
 from typing import Final, Literal
 
+from .submeters import SubmetersOption, normalise as normalise_submeters
+
 LICENCES: Final = ("FREE", "PLUS", "PRO")
 METERS: Final = ("dsmr", "dlms")
 DEFAULT_METER_KEY: Final = "0123456789ABCDEF0123456789ABCDEF"
@@ -69,6 +71,7 @@ class EmulatorConfig:
     ethernet_up: bool = True
     log_limit: int = 10_000
     seed: int | None = None
+    submeters: SubmetersOption = None
 
     def __post_init__(self) -> None:
         """Normalise and check the values; raise ValueError on nonsense."""
@@ -99,6 +102,7 @@ class EmulatorConfig:
             raise ValueError("digest_qop must be auth, auth-int or both")
         if self.log_limit < 1:
             raise ValueError("log_limit must be at least 1")
+        self.submeters = normalise_submeters(self.submeters)
 
     @property
     def suffix(self) -> str:

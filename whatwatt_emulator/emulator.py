@@ -23,6 +23,7 @@ from .mdns import MdnsAnnouncer
 from .meter import MeterSimulator, Reading, Views
 from .profiles import PROFILES
 from .routes import build_app
+from .submeters import SubmeterBank, SubmeterSpec, normalise as normalise_submeters
 
 _LOGGER: Final = logging.getLogger(__name__)
 METER_STATUSES: Final = (
@@ -59,6 +60,12 @@ class Emulator:
         seed = cfg.seed if cfg.seed is not None else int(cfg.device_id, 16)
         self.meter = MeterSimulator(self.profile, seed=seed)
         self.views = Views(self.profile)
+        specs = normalise_submeters(cfg.submeters)
+        if specs is None:
+            specs = normalise_submeters(self.profile.submeters)
+        self._submeters = SubmeterBank(
+            specs or (), self.profile.submeter_intervals, seed=seed, now=time.time()
+        )
         self.host = "127.0.0.1"
         self.port = 0
         self.live_connections = 0
@@ -241,10 +248,61 @@ class Emulator:
                 steps += int((now - self._due) // interval)
             self._reading_id += steps
             jitter = 1.0 + self.meter._rng.uniform(-0.003, 0.003)
-            self._reading = self.meter.sample(now, time.time(), self._reading_id, interval * jitter)
+            wall = time.time()
+            self._reading = self.meter.sample(
+                now, wall, self._reading_id, interval * jitter, self._submeters.entries(wall)
+            )
             due = now + interval if force or self._due is None else self._due + steps * interval
             self._due = due if due > now else now + interval
         return self._reading
+
+    # ----- sub-meters (gas, water, heat on the meter's M-Bus) ------------------------------
+
+    def submeters(self) -> list[dict[str, Any]]:
+        """Return the state of every sub-meter, by bus.
+
+        Keys: bus, meter_id, medium, unit, interval, the latest capture (``date_time`` local,
+        ``cumulative``; None before the first) and next_reading_in (seconds).
+        """
+        return self._submeters.state(time.time())
+
+    def add_submeter(
+        self,
+        bus: int,
+        meter_id: str,
+        medium: str,
+        *,
+        interval: float | None = None,
+        cumulative: float | None = None,
+    ) -> dict[str, Any]:
+        """Pair a sub-meter on ``bus``; return its state.
+
+        It shows up at the next meter report with only ``Bus`` and ``M_ID`` (the meter knows it
+        but has not read it yet), and with ``DT``/``Cum`` from its first capture on, at the next
+        multiple of ``interval`` (default: the profile's for the medium).  ``cumulative`` is
+        its register (default: the medium's start value).  ValueError for a bad value or a bus
+        in use, TypeError for a wrong type.
+        """
+        spec = SubmeterSpec(bus, meter_id, medium, interval, cumulative)
+        now = time.time()
+        self._submeters.add(spec, now)
+        return self._submeters.get(bus, now)
+
+    def remove_submeter(self, bus: int) -> None:
+        """Take the sub-meter off ``bus``: the next meter report has no entry for it.
+
+        KeyError when there is none.
+        """
+        self._submeters.remove(bus)
+
+    def advance_submeter(self, bus: int, amount: float = 0.0) -> float:
+        """Add ``amount`` (m³ or GJ, >= 0) to the register of ``bus`` and capture it now.
+
+        The next meter report carries the new ``Cum`` with ``DT`` = now; the scheduled captures
+        go on as before.  Returns the new ``Cum``.  KeyError for an empty bus, ValueError (or
+        TypeError) for a bad amount.
+        """
+        return self._submeters.advance(bus, amount, time.time())
 
     @property
     def last_report_id(self) -> int:

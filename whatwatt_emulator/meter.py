@@ -56,14 +56,26 @@ def timestamps(ts: float) -> dict[str, str]:
 
 
 @dataclass(frozen=True, slots=True)
+class VolumeEntry:
+    """One sub-meter as a report carries it: the SSE ``Vol[]`` item and the ``volume[]`` item."""
+
+    live: dict[str, Any]  # Bus, M_ID[, DT, Cum]
+    report: dict[str, Any]  # bus, meter_id[, date_time, cumulative]
+
+
+@dataclass(frozen=True, slots=True)
 class Reading:
-    """One meter report: physical values (before conv_factor and scalers) and when it came."""
+    """One meter report: physical values (before conv_factor and scalers), when it came.
+
+    ``volumes`` is the latest capture of each sub-meter (``submeters.py``).
+    """
 
     id: int
     wall: float  # time.time() of the reading
     interval: float
     tariff: int
     values: dict[str, float]
+    volumes: tuple[VolumeEntry, ...] = ()
 
 
 class MeterSimulator:
@@ -92,8 +104,18 @@ class MeterSimulator:
         self._last_mono: float | None = None
         self._t0 = time.monotonic()
 
-    def sample(self, mono: float, wall: float, reading_id: int, interval: float) -> Reading:
-        """Take a reading at ``mono`` (monotonic) / ``wall``; integrate energy since the last."""
+    def sample(
+        self,
+        mono: float,
+        wall: float,
+        reading_id: int,
+        interval: float,
+        volumes: tuple[VolumeEntry, ...] = (),
+    ) -> Reading:
+        """Take a reading at ``mono`` (monotonic) / ``wall``; integrate energy since the last.
+
+        ``volumes`` are the sub-meter captures the reading carries.
+        """
         t = (mono - self._t0) * self.speed
         rng = self._rng
         solar = max(0.0, 1.8 * math.sin(_TWO_PI * t / 240.0))
@@ -131,7 +153,14 @@ class MeterSimulator:
         values.update(self.registers)
         values["e_in"] = values["e_in_t1"] + values["e_in_t2"]
         values["e_out"] = values["e_out_t1"] + values["e_out_t2"]
-        return Reading(id=reading_id, wall=wall, interval=interval, tariff=tariff, values=values)
+        return Reading(
+            id=reading_id,
+            wall=wall,
+            interval=interval,
+            tariff=tariff,
+            values=values,
+            volumes=volumes,
+        )
 
 
 def _round(leaf: str, value: float) -> float | int:
@@ -174,8 +203,8 @@ class Views:
                 node = node.setdefault(part, {})
             node[path[-1]] = _round(leaf, values[leaf] * factors[leaf])
         body["conv_factor"] = _number(self.conv_factor)
-        if self.profile.volume:
-            body["volume"] = [{"bus": bus, "meter_id": mid} for bus, mid in self.profile.volume]
+        if reading.volumes:
+            body["volume"] = [entry.report for entry in reading.volumes]
         return body
 
     def event(self, reading: Reading, uptime_s: float) -> bytes:
@@ -186,8 +215,8 @@ class Views:
             key: _round(leaf, values[leaf] * factors[leaf]) for leaf, _path, key in self._leaves
         }
         data["T"] = reading.tariff
-        if self.profile.volume:
-            data["Vol"] = [{"Bus": bus, "M_ID": mid} for bus, mid in self.profile.volume]
+        if reading.volumes:
+            data["Vol"] = [entry.live for entry in reading.volumes]
         data["Date"], data["Time"], _hour = local_date_time(reading.wall)
         data["Uptime"] = round(uptime_s / 3600.0, 4)
         return b"event: live\ndata: " + json.dumps(data, separators=(",", ":")).encode() + b"\n\n"

@@ -1,8 +1,9 @@
 """Meter profiles: which values a simulated meter sends, where they go in a report and an event.
 
 Profiles follow the vendor examples (DIGEST 9.3): ``dsmr`` is the Ensor eRS801 on P1/DSMR
-(tariff registers t1/t2, no reactive values), ``dlms`` is the Landis+Gyr meter on M-Bus/DLMS
-(per-phase reactive power and reactive energy totals, no t1/t2).
+(tariff registers t1/t2, no reactive values, a gas meter on M-Bus channel 1), ``dlms`` is the
+Landis+Gyr meter on M-Bus/DLMS (per-phase reactive power and reactive energy totals, no t1/t2,
+no sub-meter).
 """
 
 from __future__ import annotations
@@ -73,7 +74,8 @@ class Profile:
     model: str
     vendor: str
     prefix: str
-    volume: tuple[tuple[int, str], ...]
+    submeters: tuple[tuple[int, str, str], ...]  # default (bus, M_ID, medium) on its M-Bus
+    submeter_intervals: dict[str, float]  # medium -> seconds between sub-meter captures
     if_types: tuple[str, ...]  # settings if_type values that reach this meter
     protocols: tuple[str, ...]  # settings protocol values that understand it
     baudrate: int
@@ -107,7 +109,9 @@ PROFILES: Final[dict[str, Profile]] = {
         model="1ESR0012084367",
         vendor="Ensor",
         prefix="ESR",
-        volume=((1, "20000741"),),
+        submeters=((1, "20000741", "gas"),),
+        # DSMR 5.0 captures every M-Bus channel every 5 minutes (DSMR 4: hourly).
+        submeter_intervals={"gas": 300.0, "water": 300.0, "heat": 300.0},
         if_types=("auto", "p1", "p1_adapter"),
         protocols=("auto", "dsmr"),
         baudrate=115200,
@@ -134,7 +138,10 @@ PROFILES: Final[dict[str, Profile]] = {
         model="",
         vendor="Landis+Gyr",
         prefix="LGZ",
-        volume=(),
+        submeters=(),
+        # An M-Bus/DLMS meter reads its wireless M-Bus sub-meters every 15 minutes; heat
+        # meters (battery, slow) hourly.
+        submeter_intervals={"gas": 900.0, "water": 900.0, "heat": 3600.0},
         if_types=("auto", "mbus"),
         protocols=("auto", "hdlc", "mbus"),
         baudrate=2400,

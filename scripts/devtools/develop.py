@@ -25,6 +25,7 @@ from .netns import Lab, is_root
 CONFIG = REPO / "config"
 EMU_PASSWORD = "whatwatt-emu"  # noqa: S105 - the emulator's Web UI password, printed on start
 EMU_RECOGNITION_TIME = 5.0  # a meter-link settings change: RECOGNITION this long, as on a device
+EMU_SUBMETERS = "gas"  # the DSMR meter's gas meter on bus 1, read every 5 minutes
 
 
 def say(msg: str) -> None:
@@ -49,6 +50,7 @@ def start_emulator(a: argparse.Namespace, lab: Lab | None) -> subprocess.Popen[b
     cmd = [sys.executable, "-m", "whatwatt_emulator", "--host", host, "--port", str(a.emu_port)]
     cmd += ["--password", a.emu_password, "--admin"]
     cmd += ["--recognition-time", str(a.emu_recognition_time)]
+    cmd += ["--submeters", a.emu_submeters]
     if lab:
         cmd = [*lab.exec_prefix(lab.dev), *cmd, "--mdns"]
     log = (CONFIG / "emulator.out").open("ab")
@@ -59,7 +61,8 @@ def start_emulator(a: argparse.Namespace, lab: Lab | None) -> subprocess.Popen[b
     log.close()
     say(
         f"emulator: http://{host}:{a.emu_port}  password {a.emu_password!r}"
-        f"  meter recognition {a.emu_recognition_time:g} s  (log config/emulator.out)"
+        f"  meter recognition {a.emu_recognition_time:g} s  sub-meters {a.emu_submeters}"
+        "  (log config/emulator.out)"
     )
     return proc
 
@@ -104,6 +107,12 @@ def parse_args() -> argparse.Namespace:
         type=float,
         default=EMU_RECOGNITION_TIME,
         help="seconds the emulated gateway shows RECOGNITION after a meter-link settings change",
+    )
+    ap.add_argument(
+        "--emu-submeters",
+        default=EMU_SUBMETERS,
+        help="sub-meters behind the emulated meter: none, gas, gas+water, gas+water+heat or "
+        "BUS:MEDIUM[:M_ID[:INTERVAL]],... (e.g. 1:gas::60 reads the gas meter every minute)",
     )
     ap.add_argument("--no-emulator", action="store_true")
     ap.add_argument("--reset", action="store_true", help="forget HA's state (users, entries)")
