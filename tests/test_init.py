@@ -186,7 +186,7 @@ def _leaves(tree: dict[str, Any], prefix: str = "") -> dict[str, str]:
     "language", sorted(path.stem for path in TRANSLATIONS.glob("*.json") if path.stem != "en")
 )
 def test_every_language_is_complete(language: str) -> None:
-    """Every translation file (German, French, Italian, any added later) has exactly the
+    """Every translation file (German, French, Italian, Dutch, any added later) has exactly the
     English keys, each with a text and the same placeholders."""
     english = _leaves(json.loads((TRANSLATIONS / "en.json").read_text()))
     other = _leaves(json.loads((TRANSLATIONS / f"{language}.json").read_text()))

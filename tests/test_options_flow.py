@@ -45,6 +45,7 @@ from .settings_common import KEY, async_after_link_check, loaded, meter_writes, 
 
 CLEAR = "clear_"
 TRANSLATIONS = Path(__file__).resolve().parent.parent / "custom_components/whatwatt/translations"
+LANGUAGES = sorted(path.stem for path in TRANSLATIONS.glob("*.json"))
 
 
 @pytest.fixture
@@ -219,7 +220,7 @@ def _leaves(tree: dict[str, Any], prefix: str = "") -> dict[str, str]:
     return leaves
 
 
-@pytest.mark.parametrize("language", ["en", "de", "fr", "it"])
+@pytest.mark.parametrize("language", LANGUAGES)
 def test_options_flow_is_translated(language: str) -> None:
     """Every section and field (label and help), every choice of every dropdown, and every
     step, error and abort text exists in each language, with the English placeholders."""

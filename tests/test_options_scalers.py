@@ -32,6 +32,7 @@ from .settings_common import (
 )
 
 TRANSLATIONS = Path(__file__).resolve().parent.parent / "custom_components/whatwatt/translations"
+LANGUAGES = sorted(path.stem for path in TRANSLATIONS.glob("*.json"))
 EXAMPLE = [{"obis": "1.7.0", "scaler": -2}, {"obis": "1.8.255", "scaler": 3}]
 ROW = {"obis": "2.8.0", "scaler": 3}
 
@@ -425,7 +426,7 @@ async def test_step_failed_switch_shows_the_settings_form_with_the_change(
 # --- texts -----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("language", ["en", "de", "fr", "it"])
+@pytest.mark.parametrize("language", LANGUAGES)
 def test_every_reason_has_a_form_error_and_an_action_error(language: str) -> None:
     """A refused list is explained in every language, in the form and in an action."""
     texts = json.loads((TRANSLATIONS / f"{language}.json").read_text("utf-8"))

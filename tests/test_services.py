@@ -46,7 +46,7 @@ from .settings_common import KEY, arm, loaded, meter_writes
 
 ROOT = Path(__file__).resolve().parent.parent
 INTEGRATION = ROOT / "custom_components" / DOMAIN
-LANGUAGES = ("en", "de", "fr", "it")
+LANGUAGES = sorted(path.stem for path in (INTEGRATION / "translations").glob("*.json"))
 SERVICES = (SERVICE_GET, SERVICE_SET, SERVICE_REPLACE, SERVICE_GET_SCALERS, SERVICE_SET_SCALERS)
 
 

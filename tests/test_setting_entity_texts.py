@@ -13,9 +13,10 @@ from custom_components.whatwatt.client.meter_settings import SPECS, Kind
 from .settings_common import SETTING_ENTITIES
 
 INTEGRATION = Path(__file__).resolve().parent.parent / "custom_components/whatwatt"
+LANGUAGES = sorted(path.stem for path in (INTEGRATION / "translations").glob("*.json"))
 
 
-@pytest.mark.parametrize("language", ["en", "de", "fr", "it"])
+@pytest.mark.parametrize("language", LANGUAGES)
 @pytest.mark.parametrize("platform", list(SETTING_ENTITIES))
 def test_setting_entities_are_translated(platform: Platform, language: str) -> None:
     """A name per entity; a label per option of every enum select (state and form)."""
