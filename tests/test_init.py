@@ -123,9 +123,15 @@ async def test_gateway_and_meter_devices(
     assert meter.via_device_id == gateway.id
     assert meter.manufacturer == "Ensor"
     assert meter.serial_number == "1ESR0012084367"
+    gas = device_registry.async_get_device_by_identifier(
+        (DOMAIN, "A842E39F8124_bus1_20000741"), entry.entry_id
+    )
+    assert gas is not None  # the P1 meter's gas meter, a device of its own behind the meter
+    assert gas.via_device_id == meter.id
     assert {d.id for d in dr.async_entries_for_config_entry(device_registry, entry.entry_id)} == {
         gateway.id,
         meter.id,
+        gas.id,
     }
 
 

@@ -82,7 +82,9 @@ def submeter_device_info(
     """Describe a sub-meter: its own device, linked via the meter, named by its medium."""
     device_id = _device_id(entry)
     medium = kind.medium.value if kind.medium is not None else "unset"
-    meter = dr.async_get(hass).async_get_device(identifiers={(DOMAIN, f"{device_id}_meter")})
+    meter = dr.async_get(hass).async_get_device_by_identifier(
+        (DOMAIN, f"{device_id}_meter"), entry.entry_id
+    )
     assert meter is not None  # registered at setup, before any entity
     return DeviceInfo(
         identifiers={(DOMAIN, f"{device_id}_{submeter.key}")},

@@ -23,6 +23,7 @@ from .helpers import async_describe_change, async_meter_status_label, async_sett
 from .link import Link, LinkCheck, WhatwattMeterLink
 from .submeters import (
     ISSUE_SUBMETER_MEDIUM,
+    MEDIUM_FIELD,
     checked_kind,
     entry_submeter_kind,
     kind_schema,
@@ -145,7 +146,7 @@ class SubmeterMediumRepairFlow(RepairsFlow):
         if entry is None or entry.state is not ConfigEntryState.LOADED:
             return self.async_abort(reason="not_loaded")
         errors: dict[str, str] = {}
-        if user_input is not None:
+        if user_input is not None and MEDIUM_FIELD in user_input:  # not the issue id at start
             checked = checked_kind(user_input)
             if isinstance(checked, str):
                 errors["base"] = checked
