@@ -346,3 +346,82 @@ async def test_sub_meter_entities_and_devices(
         if any("_bus" in identifier for _, identifier in device.identifiers)
     ]
     assert sorted(devices, key=lambda d: sorted(d.identifiers)) == snapshot(name="devices")
+
+
+async def test_without_sub_meters_the_step_says_so(
+    hass: HomeAssistant, emulator_factory: EmulatorFactory
+) -> None:
+    """No sub-meter reported (yet): the options step says so instead of an empty form."""
+    emulator = await emulator_factory(meter="dsmr", submeters="none")
+    async with loaded(hass, emulator, [Platform.SENSOR]) as entry:
+        manager = hass.config_entries.options
+        flow = await manager.async_init(entry.entry_id)
+        flow = await manager.async_configure(flow["flow_id"], {"next_step_id": "submeters"})
+        assert flow["type"] is FlowResultType.ABORT
+        assert flow["reason"] == "no_submeters"
+
+
+async def test_one_sub_meter_goes_straight_to_its_form_and_refuses_a_wrong_unit(
+    hass: HomeAssistant, dsmr: tuple[MockConfigEntry, Emulator]
+) -> None:
+    """A single sub-meter: its form at once; water in CCF is refused, nothing is stored."""
+    entry, emulator = dsmr
+    manager = hass.config_entries.options
+    flow = await manager.async_init(entry.entry_id)
+    flow = await manager.async_configure(flow["flow_id"], {"next_step_id": "submeters"})
+    assert flow["step_id"] == "submeter"
+    assert flow["description_placeholders"] == {
+        "bus": "1",
+        "meter_id": _submeter(emulator, 1)["meter_id"],
+        "reading": f"{_submeter(emulator, 1)['cumulative']:g}",
+    }
+    flow = await manager.async_configure(flow["flow_id"], {"medium": "water", "unit": "CCF"})
+    assert flow["errors"] == {"base": "unit_not_for_medium"}
+    flow = await manager.async_configure(flow["flow_id"], {"medium": "heat", "unit": ""})
+    assert flow["errors"] == {"base": "unit_required"}
+    assert entry.options == {}
+
+
+async def test_reports_stand_in_for_the_stream_for_sub_meters_too(
+    hass: HomeAssistant, emulator_factory: EmulatorFactory, freezer: FrozenDateTimeFactory
+) -> None:
+    """PLUS/PRO: while another app holds the live stream, /api/v1/report (its volume[]) keeps
+    the gas meter's reading current."""
+    from .integration_common import other_live_client  # noqa: PLC0415
+
+    emulator = await emulator_factory(meter="dsmr", submeters="gas", licence="PLUS")
+    async with loaded(hass, emulator, [Platform.SENSOR]) as entry:
+        issues = ir.async_get(hass)
+        takeover = f"stream_taken_over_{entry.entry_id}"
+        async with other_live_client(emulator):
+            for _ in range(120):  # the stream given up for 5 minutes: reports stand in
+                if issues.async_get_issue(DOMAIN, takeover) is not None:
+                    break
+                await async_pass_time(hass, freezer, 1)
+            assert issues.async_get_issue(DOMAIN, takeover) is not None
+            streams = emulator.live_connections
+            reports = len(emulator.requests("GET", "/api/v1/report"))
+            new = emulator.advance_submeter(1, 0.25)
+            for _ in range(12):
+                if float(hass.states.get(GAS).state) == new:
+                    break
+                await async_pass_time(hass, freezer, 5)
+            assert float(hass.states.get(GAS).state) == new
+            assert len(emulator.requests("GET", "/api/v1/report")) > reports
+            assert emulator.live_connections - streams <= 1  # the other app's, not ours
+
+
+async def test_the_medium_question_of_an_unloaded_entry_ends(
+    hass: HomeAssistant, mbus: tuple[MockConfigEntry, Emulator]
+) -> None:
+    """The gateway's entry is gone while the question is open: the form ends, no error."""
+    entry, _emulator = mbus
+    manager = repairs_flow_manager(hass)
+    assert manager is not None
+    flow = await manager.async_init(
+        DOMAIN, data={"issue_id": f"submeter_medium_{entry.entry_id}_1"}
+    )
+    await hass.config_entries.async_unload(entry.entry_id)
+    flow = await manager.async_configure(flow["flow_id"], {"medium": "gas", "unit": "m³"})
+    assert flow["type"] is FlowResultType.ABORT
+    assert flow["reason"] == "not_loaded"
