@@ -70,6 +70,20 @@ async def _until(
     return waited
 
 
+async def _lose_the_link(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    entry: MockConfigEntry,
+    changes: dict[str, Any],
+) -> None:
+    """Write ``changes`` that cut the link (no flow), and let the check raise its issue."""
+    await entry.runtime_data.link.async_write(changes)
+    issues = ir.async_get(hass)
+    await _until(
+        hass, freezer, lambda: issues.async_get_issue(DOMAIN, _issue_id(entry)) is not None
+    )
+
+
 async def _flow_step(
     hass: HomeAssistant, result: FlowResult, freezer: FrozenDateTimeFactory
 ) -> Any:
@@ -495,10 +509,7 @@ async def test_repair_flow_dismiss_forgets_the_change_and_undo_that_fails_is_sti
     myself" closes the issue and forgets the change."""
     manager = repairs_flow_manager(hass)
     assert manager is not None
-    await entry.runtime_data.link.async_write({"if_type": "mbus", "baudrate": 9600})
-    await _until(
-        hass, freezer, lambda: issue_registry.async_get_issue(DOMAIN, _issue_id(entry)) is not None
-    )
+    await _lose_the_link(hass, freezer, entry, {"if_type": "mbus", "baudrate": 9600})
     emulator.set_meter_status("NOT CONNECTED")  # something else is wrong as well
     fix = await manager.async_init(DOMAIN, data={"issue_id": _issue_id(entry)})
     assert "Baud rate: 115200 → 9600" in fix["description_placeholders"]["changes"]
@@ -528,10 +539,7 @@ async def test_repair_flow_of_an_unloaded_entry_aborts(
     still be open): the fix flow aborts instead of failing."""
     manager = repairs_flow_manager(hass)
     assert manager is not None
-    await entry.runtime_data.link.async_write({"if_type": "mbus"})
-    await _until(
-        hass, freezer, lambda: issue_registry.async_get_issue(DOMAIN, _issue_id(entry)) is not None
-    )
+    await _lose_the_link(hass, freezer, entry, {"if_type": "mbus"})
     fix = await manager.async_init(DOMAIN, data={"issue_id": _issue_id(entry)})
     await hass.config_entries.async_unload(entry.entry_id)
     fix = await manager.async_configure(fix["flow_id"], {"next_step_id": "undo"})
@@ -550,10 +558,7 @@ async def test_undo_that_cannot_reach_the_gateway_ends_the_repair_with_the_reaso
     """The repair's Undo while the gateway is away: the reason, and the issue stays."""
     manager = repairs_flow_manager(hass)
     assert manager is not None
-    await entry.runtime_data.link.async_write({"if_type": "mbus"})
-    await _until(
-        hass, freezer, lambda: issue_registry.async_get_issue(DOMAIN, _issue_id(entry)) is not None
-    )
+    await _lose_the_link(hass, freezer, entry, {"if_type": "mbus"})
     fix = await manager.async_init(DOMAIN, data={"issue_id": _issue_id(entry)})
     await emulator.stop()
     fix = await manager.async_configure(fix["flow_id"], {"next_step_id": "undo"})

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
-from typing import Any, Final, Protocol, override
+from typing import Any, Final, override
 
 from homeassistant.components.sensor import (
     SensorDeviceClass,
@@ -112,155 +112,96 @@ def _tariff(data: Measurements) -> str | None:
     return str(data.tariff) if data.tariff in (1, 2, 3, 4) else None
 
 
-class _Factory(Protocol):
-    """Makes the description of one measured value (power, energy, ...)."""
+@dataclass(frozen=True, kw_only=True)
+class _Quantity:
+    """What kind of value a measured field is: how it is shown, and whether by default."""
 
-    def __call__(
-        self,
-        key: str,
-        read: _Read,
-        *,
-        translation_key: str | None = None,
-        translation_placeholders: dict[str, str] | None = None,
-        enabled: bool = True,
-    ) -> WhatwattLiveSensorEntityDescription:
-        """Describe the value ``read`` returns, as sensor ``key``."""
+    device_class: SensorDeviceClass
+    unit: str
+    state_class: SensorStateClass
+    precision: int
+    enabled: bool = True
+    kilo: bool = False
+    """The device sends kW / kvar: shown in W / var."""
 
 
-def _power(
+_POWER: Final = _Quantity(
+    device_class=SensorDeviceClass.POWER,
+    unit=UnitOfPower.WATT,
+    state_class=SensorStateClass.MEASUREMENT,
+    precision=0,
+    kilo=True,
+)
+_REACTIVE: Final = _Quantity(
+    device_class=SensorDeviceClass.REACTIVE_POWER,
+    unit=UnitOfReactivePower.VOLT_AMPERE_REACTIVE,
+    state_class=SensorStateClass.MEASUREMENT,
+    precision=0,
+    enabled=False,
+    kilo=True,
+)
+_ENERGY: Final = _Quantity(
+    device_class=SensorDeviceClass.ENERGY,
+    unit=UnitOfEnergy.KILO_WATT_HOUR,
+    state_class=SensorStateClass.TOTAL_INCREASING,
+    precision=3,
+)
+_REACTIVE_ENERGY: Final = _Quantity(
+    device_class=SensorDeviceClass.REACTIVE_ENERGY,
+    unit=UnitOfReactiveEnergy.KILO_VOLT_AMPERE_REACTIVE_HOUR,
+    state_class=SensorStateClass.TOTAL_INCREASING,
+    precision=3,
+    enabled=False,
+)
+# Per-phase voltage and current are disabled by default (as HomeWizard does): with the
+# recorder on, each enabled sensor adds a state row per meter report.
+_VOLTAGE: Final = _Quantity(
+    device_class=SensorDeviceClass.VOLTAGE,
+    unit=UnitOfElectricPotential.VOLT,
+    state_class=SensorStateClass.MEASUREMENT,
+    precision=1,
+    enabled=False,
+)
+_CURRENT: Final = _Quantity(
+    device_class=SensorDeviceClass.CURRENT,
+    unit=UnitOfElectricCurrent.AMPERE,
+    state_class=SensorStateClass.MEASUREMENT,
+    precision=2,
+    enabled=False,
+)
+
+
+def _measured(
+    quantity: _Quantity,
     key: str,
     read: _Read,
     *,
     translation_key: str | None = None,
     translation_placeholders: dict[str, str] | None = None,
-    enabled: bool = True,
+    enabled: bool | None = None,
 ) -> WhatwattLiveSensorEntityDescription:
+    """Describe the value ``read`` returns, as sensor ``key`` of its ``quantity``."""
     return WhatwattLiveSensorEntityDescription(
         key=key,
         translation_key=translation_key,
         translation_placeholders=translation_placeholders,
-        device_class=SensorDeviceClass.POWER,
-        native_unit_of_measurement=UnitOfPower.WATT,
-        state_class=SensorStateClass.MEASUREMENT,
-        suggested_display_precision=0,
-        entity_registry_enabled_default=enabled,
-        value_fn=_kilo(read),
-        has_fn=_reported(read),
-    )
-
-
-def _reactive(
-    key: str,
-    read: _Read,
-    *,
-    translation_key: str | None = None,
-    translation_placeholders: dict[str, str] | None = None,
-    enabled: bool = False,
-) -> WhatwattLiveSensorEntityDescription:
-    return WhatwattLiveSensorEntityDescription(
-        key=key,
-        translation_key=translation_key,
-        translation_placeholders=translation_placeholders,
-        device_class=SensorDeviceClass.REACTIVE_POWER,
-        native_unit_of_measurement=UnitOfReactivePower.VOLT_AMPERE_REACTIVE,
-        state_class=SensorStateClass.MEASUREMENT,
-        suggested_display_precision=0,
-        entity_registry_enabled_default=enabled,
-        value_fn=_kilo(read),
-        has_fn=_reported(read),
-    )
-
-
-def _energy(
-    key: str,
-    read: _Read,
-    *,
-    translation_key: str | None = None,
-    translation_placeholders: dict[str, str] | None = None,
-    enabled: bool = True,
-) -> WhatwattLiveSensorEntityDescription:
-    return WhatwattLiveSensorEntityDescription(
-        key=key,
-        translation_key=translation_key,
-        translation_placeholders=translation_placeholders,
-        device_class=SensorDeviceClass.ENERGY,
-        native_unit_of_measurement=UnitOfEnergy.KILO_WATT_HOUR,
-        state_class=SensorStateClass.TOTAL_INCREASING,
-        suggested_display_precision=3,
-        entity_registry_enabled_default=enabled,
-        value_fn=read,
-        has_fn=_reported(read),
-    )
-
-
-def _reactive_energy(key: str, read: _Read) -> WhatwattLiveSensorEntityDescription:
-    return WhatwattLiveSensorEntityDescription(
-        key=key,
-        translation_key=key,
-        device_class=SensorDeviceClass.REACTIVE_ENERGY,
-        native_unit_of_measurement=UnitOfReactiveEnergy.KILO_VOLT_AMPERE_REACTIVE_HOUR,
-        state_class=SensorStateClass.TOTAL_INCREASING,
-        suggested_display_precision=3,
-        entity_registry_enabled_default=False,
-        value_fn=read,
-        has_fn=_reported(read),
-    )
-
-
-def _voltage(
-    key: str,
-    read: _Read,
-    *,
-    translation_key: str | None = None,
-    translation_placeholders: dict[str, str] | None = None,
-    enabled: bool = False,
-) -> WhatwattLiveSensorEntityDescription:
-    return WhatwattLiveSensorEntityDescription(
-        key=key,
-        translation_key=translation_key,
-        translation_placeholders=translation_placeholders,
-        device_class=SensorDeviceClass.VOLTAGE,
-        native_unit_of_measurement=UnitOfElectricPotential.VOLT,
-        state_class=SensorStateClass.MEASUREMENT,
-        suggested_display_precision=1,
-        entity_registry_enabled_default=enabled,
-        value_fn=read,
-        has_fn=_reported(read),
-    )
-
-
-def _current(
-    key: str,
-    read: _Read,
-    *,
-    translation_key: str | None = None,
-    translation_placeholders: dict[str, str] | None = None,
-    enabled: bool = False,
-) -> WhatwattLiveSensorEntityDescription:
-    return WhatwattLiveSensorEntityDescription(
-        key=key,
-        translation_key=translation_key,
-        translation_placeholders=translation_placeholders,
-        device_class=SensorDeviceClass.CURRENT,
-        native_unit_of_measurement=UnitOfElectricCurrent.AMPERE,
-        state_class=SensorStateClass.MEASUREMENT,
-        suggested_display_precision=2,
-        entity_registry_enabled_default=enabled,
-        value_fn=read,
+        device_class=quantity.device_class,
+        native_unit_of_measurement=quantity.unit,
+        state_class=quantity.state_class,
+        suggested_display_precision=quantity.precision,
+        entity_registry_enabled_default=quantity.enabled if enabled is None else enabled,
+        value_fn=_kilo(read) if quantity.kilo else read,
         has_fn=_reported(read),
     )
 
 
 def _phases(
-    make: _Factory, key: str, reads: tuple[_Read, _Read, _Read]
+    quantity: _Quantity, key: str, reads: tuple[_Read, _Read, _Read]
 ) -> tuple[WhatwattLiveSensorEntityDescription, ...]:
-    """One sensor per phase: ``<key>_l1``..``_l3``, named "... phase N".
-
-    Per-phase voltage and current are disabled by default (as HomeWizard does): with the
-    recorder on, each enabled sensor adds a state row per meter report.
-    """
+    """One sensor per phase: ``<key>_l1``..``_l3``, named "... phase N"."""
     return tuple(
-        make(
+        _measured(
+            quantity,
             f"{key}_l{phase}",
             read,
             translation_key=f"{key}_phase",
@@ -271,11 +212,12 @@ def _phases(
 
 
 def _tariffs(
-    make: _Factory, key: str, reads: tuple[_Read, _Read], *, enabled: bool = True
+    quantity: _Quantity, key: str, reads: tuple[_Read, _Read], *, enabled: bool | None = None
 ) -> tuple[WhatwattLiveSensorEntityDescription, ...]:
     """One sensor per tariff: ``<key>_t1``, ``<key>_t2``, named "... tariff N"."""
     return tuple(
-        make(
+        _measured(
+            quantity,
             f"{key}_t{tariff}",
             read,
             translation_key=f"{key}_tariff",
@@ -287,8 +229,8 @@ def _tariffs(
 
 
 LIVE_SENSORS: Final[tuple[WhatwattLiveSensorEntityDescription, ...]] = (
-    _power("power_import", lambda m: m.power_in, translation_key="power_import"),
-    _power("power_export", lambda m: m.power_out, translation_key="power_export"),
+    _measured(_POWER, "power_import", lambda m: m.power_in, translation_key="power_import"),
+    _measured(_POWER, "power_export", lambda m: m.power_out, translation_key="power_export"),
     WhatwattLiveSensorEntityDescription(
         key="power_net",
         translation_key="power_net",
@@ -300,22 +242,22 @@ LIVE_SENSORS: Final[tuple[WhatwattLiveSensorEntityDescription, ...]] = (
         has_fn=lambda m: m.power_in is not None,
     ),
     *_phases(
-        _power,
+        _POWER,
         "power_import",
         (lambda m: m.power_in_l1, lambda m: m.power_in_l2, lambda m: m.power_in_l3),
     ),
     *_phases(
-        _power,
+        _POWER,
         "power_export",
         (lambda m: m.power_out_l1, lambda m: m.power_out_l2, lambda m: m.power_out_l3),
     ),
     *_phases(
-        _voltage,
+        _VOLTAGE,
         "voltage",
         (lambda m: m.voltage_l1, lambda m: m.voltage_l2, lambda m: m.voltage_l3),
     ),
     *_phases(
-        _current,
+        _CURRENT,
         "current",
         (lambda m: m.current_l1, lambda m: m.current_l2, lambda m: m.current_l3),
     ),
@@ -327,10 +269,10 @@ LIVE_SENSORS: Final[tuple[WhatwattLiveSensorEntityDescription, ...]] = (
         value_fn=lambda m: m.power_factor,
         has_fn=lambda m: m.power_factor is not None,
     ),
-    _energy("energy_import", lambda m: m.energy_in, translation_key="energy_import"),
-    *_tariffs(_energy, "energy_import", (lambda m: m.energy_in_t1, lambda m: m.energy_in_t2)),
-    _energy("energy_export", lambda m: m.energy_out, translation_key="energy_export"),
-    *_tariffs(_energy, "energy_export", (lambda m: m.energy_out_t1, lambda m: m.energy_out_t2)),
+    _measured(_ENERGY, "energy_import", lambda m: m.energy_in, translation_key="energy_import"),
+    *_tariffs(_ENERGY, "energy_import", (lambda m: m.energy_in_t1, lambda m: m.energy_in_t2)),
+    _measured(_ENERGY, "energy_export", lambda m: m.energy_out, translation_key="energy_export"),
+    *_tariffs(_ENERGY, "energy_export", (lambda m: m.energy_out_t1, lambda m: m.energy_out_t2)),
     WhatwattLiveSensorEntityDescription(
         key="tariff",
         translation_key="tariff",
@@ -339,19 +281,25 @@ LIVE_SENSORS: Final[tuple[WhatwattLiveSensorEntityDescription, ...]] = (
         value_fn=_tariff,
         has_fn=lambda m: _tariff(m) is not None,
     ),
-    _reactive(
-        "reactive_power_import", lambda m: m.reactive_in, translation_key="reactive_power_import"
+    _measured(
+        _REACTIVE,
+        "reactive_power_import",
+        lambda m: m.reactive_in,
+        translation_key="reactive_power_import",
     ),
-    _reactive(
-        "reactive_power_export", lambda m: m.reactive_out, translation_key="reactive_power_export"
+    _measured(
+        _REACTIVE,
+        "reactive_power_export",
+        lambda m: m.reactive_out,
+        translation_key="reactive_power_export",
     ),
     *_phases(
-        _reactive,
+        _REACTIVE,
         "reactive_power_import",
         (lambda m: m.reactive_in_l1, lambda m: m.reactive_in_l2, lambda m: m.reactive_in_l3),
     ),
     *_phases(
-        _reactive,
+        _REACTIVE,
         "reactive_power_export",
         (lambda m: m.reactive_out_l1, lambda m: m.reactive_out_l2, lambda m: m.reactive_out_l3),
     ),
@@ -365,20 +313,51 @@ LIVE_SENSORS: Final[tuple[WhatwattLiveSensorEntityDescription, ...]] = (
         value_fn=_kilo(lambda m: m.apparent_power),
         has_fn=lambda m: m.apparent_power is not None,
     ),
-    _reactive_energy("reactive_energy_import", lambda m: m.reactive_energy_in),
-    _reactive_energy("reactive_energy_export", lambda m: m.reactive_energy_out),
-    _reactive_energy("reactive_energy_q1", lambda m: m.reactive_energy_imported_inductive),
-    _reactive_energy("reactive_energy_q2", lambda m: m.reactive_energy_imported_capacitive),
-    _reactive_energy("reactive_energy_q3", lambda m: m.reactive_energy_exported_inductive),
-    _reactive_energy("reactive_energy_q4", lambda m: m.reactive_energy_exported_capacitive),
-    _power(
+    _measured(
+        _REACTIVE_ENERGY,
+        "reactive_energy_import",
+        lambda m: m.reactive_energy_in,
+        translation_key="reactive_energy_import",
+    ),
+    _measured(
+        _REACTIVE_ENERGY,
+        "reactive_energy_export",
+        lambda m: m.reactive_energy_out,
+        translation_key="reactive_energy_export",
+    ),
+    _measured(
+        _REACTIVE_ENERGY,
+        "reactive_energy_q1",
+        lambda m: m.reactive_energy_imported_inductive,
+        translation_key="reactive_energy_q1",
+    ),
+    _measured(
+        _REACTIVE_ENERGY,
+        "reactive_energy_q2",
+        lambda m: m.reactive_energy_imported_capacitive,
+        translation_key="reactive_energy_q2",
+    ),
+    _measured(
+        _REACTIVE_ENERGY,
+        "reactive_energy_q3",
+        lambda m: m.reactive_energy_exported_inductive,
+        translation_key="reactive_energy_q3",
+    ),
+    _measured(
+        _REACTIVE_ENERGY,
+        "reactive_energy_q4",
+        lambda m: m.reactive_energy_exported_capacitive,
+        translation_key="reactive_energy_q4",
+    ),
+    _measured(
+        _POWER,
         "max_demand_import",
         lambda m: m.max_demand_in,
         translation_key="max_demand_import",
         enabled=False,
     ),
     *_tariffs(
-        _power,
+        _POWER,
         "max_demand_import",
         (lambda m: m.max_demand_in_t1, lambda m: m.max_demand_in_t2),
         enabled=False,
