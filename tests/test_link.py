@@ -571,3 +571,33 @@ async def test_undo_needs_a_change_to_undo(entry: MockConfigEntry) -> None:
     """Nothing changed (or only a key): there is nothing undo could put back."""
     with pytest.raises(RuntimeError):
         await entry.runtime_data.link.async_undo()
+
+
+async def test_a_working_link_forgets_a_change_whose_check_could_not_finish(
+    hass: HomeAssistant,
+    entry: MockConfigEntry,
+    emulator: Emulator,
+    freezer: FrozenDateTimeFactory,
+    issue_registry: ir.IssueRegistry,
+) -> None:
+    """The gateway went away during the check (no verdict, no issue); once it is back and the
+    meter link is OK, the change is forgotten, so a later KEY REQUIRED that no change of ours
+    caused asks for the key again."""
+    link = entry.runtime_data.link
+    reads = _reads(emulator)
+    write = await link.async_write({"if_type": "mbus"})
+    while _reads(emulator) == reads:
+        await hass.loop.run_in_executor(None, time.sleep, 0.002)
+    port = emulator.port
+    await emulator.stop()
+    outcome = asyncio.get_running_loop().create_task(link.async_outcome(write))
+    await _until(hass, freezer, outcome.done)
+    assert outcome.result().link == "unreachable"
+    assert link.last_change is not None
+    emulator.store_meter_settings({**emulator.meter_settings, "if_type": "auto"})
+    await emulator.start(port=port)
+    await _until(hass, freezer, lambda: link.last_change is None, limit=600)
+    emulator.set_meter_status("KEY REQUIRED")
+    await entry.runtime_data.system.async_refresh()
+    await hass.async_block_till_done()
+    assert issue_registry.async_get_issue(DOMAIN, f"meter_key_required_{entry.entry_id}")

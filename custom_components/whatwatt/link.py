@@ -314,8 +314,9 @@ class WhatwattMeterLink:
         """Follow the meter status: withdraw the link issue once OK, ask for a missing key."""
         if not self._system.last_update_success or (status := self._system.meter_status) is None:
             return
-        if status == METER_STATUS_OK and self._link_issue:
-            self.async_forget()
+        checking = self._check is not None and not self._check.done()
+        if status == METER_STATUS_OK and not checking:
+            self.async_forget()  # the link works: no change of ours is in question any more
         if status in METER_KEY_STATUSES and self.last_change is None:
             self._entry.async_create_task(
                 self._hass, self._async_raise_key_issue(status), eager_start=True
