@@ -32,12 +32,16 @@ from .harness import (
 )
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Page
+    from playwright.sync_api import Locator, Page
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(STEP_LIMIT)]
 
 DEVICE = "whatwatt Go 9F8124"  # the emulator's default device id A842E39F8124
 METER = f"{DEVICE} meter"
+# The owner's home, as in config/configuration.yaml.  Onboarding proposes the browser's country
+# (en-US: the United States) and sets HA's units from it: US customary units would show the gas
+# meter's reading (step 8) in ft³, converted by HA.  Switzerland: metric, m³ as the meter counts.
+HOME_COUNTRY = "Switzerland"
 SETTINGS_PATH = "/api/v1/meter/settings"
 
 
@@ -83,6 +87,14 @@ def shown_power_change(page: Page, first: str) -> str:
     )
 
 
+def choose_country(page: Page, picker: Locator, name: str) -> None:
+    """Choose `name` in an HA country picker: open it, search, pick; wait until it shows it."""
+    picker.click()
+    page.get_by_placeholder("Search").fill(name)
+    page.get_by_text(name, exact=True).first.click()  # the list item (name, code below)
+    expect(picker).to_contain_text(name)
+
+
 def test_step1_owner_completes_onboarding_in_the_browser(step: World) -> None:
     """Step 1: a fresh Home Assistant; the owner account is created through the onboarding pages."""
     page, base = step.page, step.hass.url
@@ -101,6 +113,9 @@ def test_step1_owner_completes_onboarding_in_the_browser(step: World) -> None:
         next_or_finish.or_(page.locator("ha-sidebar")).first.wait_for()
         if "/onboarding" not in page.url:
             break
+        country = page.locator("ha-country-picker")
+        if country.is_visible():  # rendered with its page's Next button
+            choose_country(page, country, HOME_COUNTRY)
         step.screens.shot(f"step1-onboarding-page{number}")
         leaves = page.get_by_role("button", name="Finish").is_visible()  # the last page
         button = next_or_finish.first.element_handle()
@@ -116,6 +131,10 @@ def test_step1_owner_completes_onboarding_in_the_browser(step: World) -> None:
     assert "/onboarding" not in page.url, page.url
     # The test's own API session, as the user just created (the password is the proof).
     step.api = haapi.login(base)
+    # the country chosen: Switzerland, metric units (HA converts nothing the meter counts in m³)
+    core = step.api.get("/api/config")
+    units = core["unit_system"]
+    assert (core["country"], units["volume"], units["length"]) == ("CH", "L", "km"), core
     # HA moved configuration.yaml's `http:` into its storage as a change to confirm (it would
     # revert it and restart after 5 minutes otherwise).  The frontend asks HA for it once it
     # has started, and shows a dialog if a change is pending (and has not failed): ask HA the
