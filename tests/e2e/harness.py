@@ -298,7 +298,7 @@ def entity_row_value(page: Page, name: str) -> str | None:
 
 
 class EmulatorAdmin:
-    """The emulator's admin endpoints (--admin): its request log, read over HTTP."""
+    """The emulator's admin endpoints (--admin): its request log, state and sub-meters."""
 
     def __init__(self, url: str) -> None:
         """Admin API of the emulator at `url`."""
@@ -320,4 +320,18 @@ class EmulatorAdmin:
     def state(self) -> dict[str, Any]:
         """Return the emulator's state (meter settings as stored on the 'device', ...)."""
         result: dict[str, Any] = http_json(self.url + "/_emulator/state")
+        return result
+
+    def submeter(self, bus: int) -> dict[str, Any]:
+        """Return the sub-meter on `bus` (meter_id, medium, unit, date_time, cumulative, ...)."""
+        found: list[dict[str, Any]] = http_json(self.url + "/_emulator/submeters")
+        for submeter in found:
+            if submeter["bus"] == bus:
+                return submeter
+        raise LookupError(f"the emulator has no sub-meter on bus {bus}: {found}")
+
+    def advance_submeter(self, bus: int, amount: float) -> dict[str, Any]:
+        """Add `amount` to the register of the sub-meter on `bus`, read it now; its new state."""
+        url = f"{self.url}/_emulator/submeters/{bus}/advance"
+        result: dict[str, Any] = http_json(url, method="POST", data={"amount": amount})
         return result
