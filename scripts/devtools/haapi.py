@@ -214,6 +214,18 @@ def repair_issues(s: Session, domain: str | None = None) -> list[dict[str, Any]]
     return [i for i in result["issues"] if domain is None or i["domain"] == domain]
 
 
+def devices(s: Session, entry_id: str | None = None) -> list[dict[str, Any]]:
+    """Return the device registry's devices (of one config entry), as the device pages see them."""
+    (found,) = s.ws({"type": "config/device_registry/list"})
+    return [d for d in found if entry_id is None or entry_id in d["config_entries"]]
+
+
+def entities(s: Session, device_id: str | None = None) -> list[dict[str, Any]]:
+    """Return the entity registry's entities (of one device): entity_id, translation_key, ..."""
+    (found,) = s.ws({"type": "config/entity_registry/list"})
+    return [e for e in found if device_id is None or e["device_id"] == device_id]
+
+
 def run_config_flow(
     s: Session,
     handler: str,

@@ -7,8 +7,11 @@ look at).
 
 from __future__ import annotations
 
+from datetime import datetime
+from decimal import ROUND_HALF_UP, Decimal
 import re
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -32,12 +35,16 @@ from .harness import (
 )
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Page
+    from playwright.sync_api import Locator, Page
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(STEP_LIMIT)]
 
 DEVICE = "whatwatt Go 9F8124"  # the emulator's default device id A842E39F8124
 METER = f"{DEVICE} meter"
+# The owner's home, as in config/configuration.yaml.  Onboarding proposes the browser's country
+# (en-US: the United States) and sets HA's units from it: US customary units would show the gas
+# meter's reading (step 8) in ft³, converted by HA.  Switzerland: metric, m³ as the meter counts.
+HOME_COUNTRY = "Switzerland"
 SETTINGS_PATH = "/api/v1/meter/settings"
 
 
@@ -83,6 +90,14 @@ def shown_power_change(page: Page, first: str) -> str:
     )
 
 
+def choose_country(page: Page, picker: Locator, name: str) -> None:
+    """Choose `name` in an HA country picker: open it, search, pick; wait until it shows it."""
+    picker.click()
+    page.get_by_placeholder("Search").fill(name)
+    page.get_by_text(name, exact=True).first.click()  # the list item (name, code below)
+    expect(picker).to_contain_text(name)
+
+
 def test_step1_owner_completes_onboarding_in_the_browser(step: World) -> None:
     """Step 1: a fresh Home Assistant; the owner account is created through the onboarding pages."""
     page, base = step.page, step.hass.url
@@ -101,6 +116,9 @@ def test_step1_owner_completes_onboarding_in_the_browser(step: World) -> None:
         next_or_finish.or_(page.locator("ha-sidebar")).first.wait_for()
         if "/onboarding" not in page.url:
             break
+        country = page.locator("ha-country-picker")
+        if country.is_visible():  # rendered with its page's Next button
+            choose_country(page, country, HOME_COUNTRY)
         step.screens.shot(f"step1-onboarding-page{number}")
         leaves = page.get_by_role("button", name="Finish").is_visible()  # the last page
         button = next_or_finish.first.element_handle()
@@ -116,6 +134,10 @@ def test_step1_owner_completes_onboarding_in_the_browser(step: World) -> None:
     assert "/onboarding" not in page.url, page.url
     # The test's own API session, as the user just created (the password is the proof).
     step.api = haapi.login(base)
+    # the country chosen: Switzerland, metric units (HA converts nothing the meter counts in m³)
+    core = step.api.get("/api/config")
+    units = core["unit_system"]
+    assert (core["country"], units["volume"], units["length"]) == ("CH", "L", "km"), core
     # HA moved configuration.yaml's `http:` into its storage as a change to confirm (it would
     # revert it and restart after 5 minutes otherwise).  The frontend asks HA for it once it
     # has started, and shows a dialog if a change is pending (and has not failed): ask HA the
@@ -392,3 +414,141 @@ def test_step7_wrong_interface_type_cuts_the_link_and_undo_restores_it(step: Wor
     first = shown_power(page)
     step.screens.shot("step7-device-power-again")
     assert shown_power_change(page, first) != first
+
+
+GAS_BUS = 1  # the emulated DSMR meter's gas meter (EmulatorProcess.submeters)
+GAS_METER = "Gas meter"  # its device, named by what it measures
+GAS_ADVANCE = 0.125  # m³ that step 8 lets flow through the gas meter
+DEVICE_ZONE = ZoneInfo("Europe/Zurich")  # the emulated gateway's local time (its factory zone)
+
+
+def gas_meter_devices(world: World) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The meter device and the gas meter's device in HA's device registry."""
+    assert world.api is not None
+    (entry,) = world.api.entries("whatwatt")
+    found = haapi.devices(world.api, entry["entry_id"])
+    meters = [d for d in found if d["name"] == METER]
+    gas = [d for d in found if d["name"] == GAS_METER]
+    assert len(meters) == 1, f"{len(meters)} devices named {METER!r}: {found}"
+    assert len(gas) == 1, f"{len(gas)} devices named {GAS_METER!r} (yet)"
+    return meters[0], gas[0]
+
+
+def entity_state(world: World, entity_id: str) -> dict[str, Any]:
+    """HA's state of `entity_id` (state, attributes, ...)."""
+    assert world.api is not None
+    state: dict[str, Any] = world.api.get(f"/api/states/{entity_id}")
+    return state
+
+
+def as_the_frontend_shows(state: str, precision: int | None) -> str:
+    """A numeric state as HA's frontend shows it in English (without the unit).
+
+    With the entity's display precision (its own or the integration's suggestion) that many
+    decimals; without, at most 2 (trailing zeros dropped), rounded half up: "2417.385" is
+    "2,417.39".
+    """
+    places = 2 if precision is None else precision
+    text = f"{Decimal(state).quantize(Decimal(1).scaleb(-places), ROUND_HALF_UP):,f}"
+    return text.rstrip("0").rstrip(".") if precision is None and "." in text else text
+
+
+def shown_reading_as_in_ha(world: World, entity_id: str, at_least: float = 0.0) -> str:
+    """Wait until the page's Reading row shows HA's reading (at least `at_least`); return it.
+
+    HA's state is read again on each try: the page follows it, a moment later.
+    """
+    assert world.api is not None
+    (display,) = world.api.ws({"type": "config/entity_registry/list_for_display"})
+    (entity,) = [e for e in display["entities"] if e["ei"] == entity_id]
+
+    def probe() -> str | None:
+        state = entity_state(world, entity_id)["state"]
+        if float(state) < at_least:  # ValueError (unavailable, unknown): try again
+            return None
+        expected = f"{as_the_frontend_shows(state, entity.get('dp'))} m³"
+        shown = entity_row_value(world.page, "Reading")
+        if shown is None or shown.replace("\N{NO-BREAK SPACE}", " ") != expected:
+            raise ValueError(f"the Reading row shows {shown!r}, HA has {state!r} ({expected!r})")
+        return shown
+
+    return wait_for(f"the gas meter's Reading row to show HA's reading (>= {at_least})", probe)
+
+
+def test_step8_gas_meter_device_page_shows_its_reading(step: World) -> None:
+    """Step 8: the DSMR meter's gas meter is a device of its own, with its reading in m³.
+
+    From the integration page to the "Gas meter" device: linked via the meter device, its
+    Reading row shows what HA has.  Then gas flows (the emulator's gas meter takes a reading,
+    0.125 m³ on): HA's reading and its last-reading time become the emulator's, and the page
+    shows the new reading.
+    """
+    step.need("step2")
+    admin = emulator_admin(step)
+    assert step.api is not None
+    page = step.page
+    # the gas meter's device comes with the first report that carries it (1 s after set-up)
+    meter, gas = wait_for(
+        f"HA's {GAS_METER!r} device", lambda: gas_meter_devices(step), timeout=LIVE_CHANGE
+    )
+    emulated = admin.submeter(GAS_BUS)
+    assert (emulated["medium"], emulated["unit"]) == ("gas", "m³"), emulated
+    assert gas["via_device_id"] == meter["id"], (gas, meter)
+    assert gas["serial_number"] == emulated["meter_id"], gas
+    entities = {e["translation_key"]: e for e in haapi.entities(step.api, gas["id"])}
+    assert set(entities) == {"submeter_reading", "submeter_last_reading"}, entities
+    reading_id = entities["submeter_reading"]["entity_id"]
+    last_id = entities["submeter_last_reading"]["entity_id"]
+    assert entities["submeter_last_reading"]["entity_category"] == "diagnostic", entities
+    attributes = entity_state(step, reading_id)["attributes"]
+    assert attributes.get("device_class") == "gas", attributes
+    assert attributes.get("unit_of_measurement") == "m³", attributes
+    assert attributes.get("state_class") == "total_increasing", attributes
+    assert attributes.get("friendly_name") == f"{GAS_METER} Reading", attributes
+    last = entity_state(step, last_id)
+    assert last["attributes"].get("device_class") == "timestamp", last
+
+    page.goto(step.hass.url + "/config/integrations/integration/whatwatt", wait_until="load")
+    page.get_by_text(GAS_METER, exact=True).click()
+    page.wait_for_url(re.compile(r"/config/devices/device/"))
+    assert page.url.endswith(f"/config/devices/device/{gas['id']}"), page.url
+    page.get_by_text(GAS_METER, exact=True).first.wait_for()
+    page.get_by_text("Reading", exact=True).first.wait_for()
+    # the device card names the parent: "Connected via <the meter device>", a link to its page
+    via = page.locator(".extra-info").filter(has_text="Connected via")
+    expect(via.locator(f'a[href="/config/devices/device/{meter["id"]}"]')).to_have_text(METER)
+    first = shown_reading_as_in_ha(step, reading_id)
+    step.screens.shot("step8-gas-meter")
+
+    before = admin.submeter(GAS_BUS)
+    advanced = admin.advance_submeter(GAS_BUS, GAS_ADVANCE)
+    new_cum = advanced["cumulative"]
+    # at least: a scheduled reading (every 5 minutes) may fall between the two requests
+    assert round((new_cum - before["cumulative"]) * 1000) >= GAS_ADVANCE * 1000, (before, advanced)
+
+    def ha_has_the_emulators_reading() -> dict[str, Any]:
+        emulated = admin.submeter(GAS_BUS)
+        state = entity_state(step, reading_id)["state"]
+        last = entity_state(step, last_id)["state"]
+        # ValueError (unavailable, not yet the new reading): try again; float(): "2418.0" is 2418
+        read_at = datetime.fromisoformat(last).astimezone(DEVICE_ZONE)  # the gateway's time
+        ha = (float(state), read_at.strftime("%Y-%m-%dT%H:%M:%S"))
+        emulator = (emulated["cumulative"], emulated["date_time"])
+        if emulated["cumulative"] < new_cum or ha != emulator:
+            raise ValueError(f"HA has {state} m³ read at {last}, the emulator {emulated}")
+        return emulated
+
+    # the reading and its time (DT, the gateway's local time) as the emulator has them
+    wait_for(
+        f"HA's gas reading and its time to become the emulator's new Cum {new_cum} and DT",
+        ha_has_the_emulators_reading,
+        timeout=LIVE_CHANGE,
+    )
+    later = shown_reading_as_in_ha(step, reading_id, at_least=new_cum)
+    # the Last reading row (relative time) follows a moment later: wait, for the screenshot
+    wait_for(
+        "the Last reading row to show a reading of the last minute",
+        lambda: re.fullmatch(r"now|\d+ seconds? ago", entity_row_value(page, "Last reading") or ""),
+    )
+    step.screens.shot("step8-gas-meter-advanced")
+    assert later != first, (first, later)
