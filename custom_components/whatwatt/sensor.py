@@ -48,6 +48,7 @@ from .submeters import (
     SubmeterId,
     SubmeterKind,
     async_update_submeter_issue,
+    display_precision,
     entry_submeter_kind,
     reading_time,
 )
@@ -501,6 +502,7 @@ def submeter_descriptions(
             device_class=kind.device_class,
             native_unit_of_measurement=kind.unit,
             state_class=SensorStateClass.TOTAL_INCREASING,
+            suggested_display_precision=display_precision(kind.unit),
             value_fn=lambda volume: volume.cumulative,
             counter=True,
         ),

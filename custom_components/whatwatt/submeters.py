@@ -124,6 +124,14 @@ def with_kind(
     return {**options, OPTION_SUBMETERS: submeters}
 
 
+def display_precision(unit: str | None) -> int | None:
+    """Decimals to show: the sub-meter's own resolution (m³ and kWh with 3, litres whole)."""
+    if unit is None or unit not in ALL_UNITS:
+        return None
+    precision: dict[str, int] = {UnitOfVolume.LITERS: 0, UnitOfVolume.GALLONS: 1}
+    return precision.get(unit, 3)
+
+
 def unit_fits(medium: Medium, unit: str | None) -> bool:
     """Whether ``unit`` is one a ``medium`` is measured in ("other": any, or none)."""
     return medium is Medium.OTHER or unit in UNITS[medium]
