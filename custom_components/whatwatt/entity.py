@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+import re
 from typing import Any, override
 
 from homeassistant.const import CONF_HOST, CONF_PORT
@@ -97,13 +98,10 @@ def submeter_device_info(
 
 def submeter_of(entry: WhatwattConfigEntry, device: dr.DeviceEntry) -> SubmeterId | None:
     """The sub-meter a device of the entry stands for (None for the gateway and the meter)."""
-    prefix = f"{_device_id(entry)}_bus"
+    pattern = re.compile(rf"{re.escape(_device_id(entry))}_bus(\d+)(?:_(.+))?")
     for domain, identifier in device.identifiers:
-        if domain != DOMAIN or not identifier.startswith(prefix):
-            continue
-        bus, _, meter_id = identifier.removeprefix(prefix).partition("_")
-        if bus.isdigit():
-            return SubmeterId(bus=int(bus), meter_id=meter_id or None)
+        if domain == DOMAIN and (match := pattern.fullmatch(identifier)):
+            return SubmeterId(bus=int(match[1]), meter_id=match[2])
     return None
 
 

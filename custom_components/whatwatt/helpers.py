@@ -16,9 +16,13 @@ from collections.abc import Callable, Mapping
 from typing import Any, Final, TypedDict
 
 from homeassistant.const import EntityCategory, Platform
-from homeassistant.core import HomeAssistant
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers.selector import ObjectSelectorConfig, ObjectSelectorField
-from homeassistant.helpers.translation import async_get_translations
+from homeassistant.helpers.translation import (
+    async_get_cached_translations,
+    async_get_translations,
+)
 
 from .client import MeterSettings
 from .client.meter_settings import SPECS, Kind, SettingSpec
@@ -94,21 +98,27 @@ def setting_specs(platform: Platform) -> tuple[SettingSpec, ...]:
     return tuple(spec for spec in SPECS.values() if entity_platform(spec) is platform)
 
 
-async def _translations(hass: HomeAssistant, category: str) -> dict[str, str]:
-    return await async_get_translations(hass, hass.config.language, category, [DOMAIN])
+TEXT_CATEGORIES: Final = ("options", "selector", "entity")
+"""The texts fields, values and the meter status are named with (loaded by async_load_texts)."""
 
 
-async def async_setting_label(hass: HomeAssistant, key: str) -> str:
+def _texts(hass: HomeAssistant, category: str) -> dict[str, str]:
+    return async_get_cached_translations(hass, hass.config.language, category, DOMAIN)
+
+
+@callback
+def setting_label(hass: HomeAssistant, key: str) -> str:
     """Return a field's label in the server's language (the API name if untranslated)."""
     section = SPECS[key].section.value
-    texts = await _translations(hass, "options")
+    texts = _texts(hass, "options")
     return texts.get(f"component.{DOMAIN}.options.step.edit.sections.{section}.data.{key}", key)
 
 
-async def async_value_label(hass: HomeAssistant, key: str, value: Any) -> str:
+@callback
+def value_label(hass: HomeAssistant, key: str, value: Any) -> str:
     """Return a field's value as the settings form shows it (choices and on/off translated)."""
     spec = SPECS[key]
-    texts = await _translations(hass, "selector")
+    texts = _texts(hass, "selector")
     if spec.kind is Kind.ENUM:
         option = spec.option_key(value)
         return texts.get(f"component.{DOMAIN}.selector.{key}.options.{option}", str(value))
@@ -119,28 +129,45 @@ async def async_value_label(hass: HomeAssistant, key: str, value: Any) -> str:
     return f"{text} {spec.unit}" if spec.unit else text
 
 
-async def async_describe_change(
+@callback
+def describe_change(
     hass: HomeAssistant, fields: Mapping[str, tuple[Any, Any]], keys: tuple[str, ...]
 ) -> str:
     """List a change, one field per line: "- Baud rate: 115200 → 9600"; a key only by name."""
+    texts = _texts(hass, "selector")
+    changed = texts.get(f"component.{DOMAIN}.selector.setting_value.options.changed", "changed")
     lines = [
-        f"- {await async_setting_label(hass, key)}: "
-        f"{await async_value_label(hass, key, old)} → {await async_value_label(hass, key, new)}"
+        f"- {setting_label(hass, key)}: "
+        f"{value_label(hass, key, old)} → {value_label(hass, key, new)}"
         for key, (old, new) in fields.items()
     ]
-    texts = await _translations(hass, "selector")
-    changed = texts.get(f"component.{DOMAIN}.selector.setting_value.options.changed", "changed")
-    lines += [f"- {await async_setting_label(hass, key)}: {changed}" for key in keys]
+    lines += [f"- {setting_label(hass, key)}: {changed}" for key in keys]
     return "\n".join(lines)
 
 
-async def async_meter_status_label(hass: HomeAssistant, status: str | None) -> str:
-    """Return the meter status as the status sensor shows it ("Key required", ...)."""
+async def async_load_texts(hass: HomeAssistant) -> None:
+    """Load the texts the ``*_label`` functions use, in the server's language."""
+    for category in TEXT_CATEGORIES:
+        await async_get_translations(hass, hass.config.language, category, [DOMAIN])
+
+
+@callback
+def meter_status_label(hass: HomeAssistant, status: str | None) -> str:
+    """Return the meter status as the status sensor shows it ("Encryption key required")."""
     option = METER_STATUS.get(status or "")
     if option is None:
         return status or "-"
-    texts = await _translations(hass, "entity")
+    texts = _texts(hass, "entity")
     return texts.get(f"component.{DOMAIN}.entity.sensor.meter_status.state.{option}", option)
+
+
+@callback
+def error_placeholders(hass: HomeAssistant, err: HomeAssistantError) -> dict[str, str]:
+    """The placeholders of a translated error, a field named as the settings form names it."""
+    placeholders = dict(err.translation_placeholders or {})
+    if "field" in placeholders:
+        placeholders["field"] = setting_label(hass, placeholders["field"])
+    return placeholders
 
 
 def _scaler_field(spec: ScalerField) -> ObjectSelectorField:

@@ -61,7 +61,7 @@ from .coordinator import (
     WhatwattMeterSettingsCoordinator,
     WhatwattSystemCoordinator,
 )
-from .helpers import async_describe_change, async_meter_status_label
+from .helpers import describe_change, meter_status_label
 
 CHECK_POLL_SECONDS: Final = SYSTEM_READ_MIN_AGE
 """The meter status is read at most this often during a check."""
@@ -221,13 +221,13 @@ class WhatwattMeterLink:
         self.last_change = change
         self._async_cancel_check()
         self._check = self._entry.async_create_background_task(
-            self._hass, self._async_check(), name=f"{DOMAIN} {self._entry.title} link check"
+            self._hass, self._async_check(change), name=f"{DOMAIN} {self._entry.title} link check"
         )
         return self._check
 
     # The check ----------------------------------------------------------------------------
 
-    async def _async_check(self) -> LinkCheck:
+    async def _async_check(self, change: MeterSettingsChange) -> LinkCheck:
         """Watch the meter status and the live data until the link is OK, lost or unknown."""
         loop = asyncio.get_running_loop()
         interval = self._system.report_interval or DEFAULT_REPORT_INTERVAL
@@ -246,7 +246,7 @@ class WhatwattMeterLink:
             unsubscribe()
         LOGGER.debug("%s: meter link after the change: %s", self._entry.title, result)
         if result.link is Link.LOST:
-            await self._async_raise_link_issue(result)
+            self._async_raise_link_issue(change, result)
         elif result.link is Link.OK:
             self.last_change = None
             self._async_clear_link_issue()
@@ -318,17 +318,13 @@ class WhatwattMeterLink:
         if status == METER_STATUS_OK and not checking:
             self.async_forget()  # the link works: no change of ours is in question any more
         if status in METER_KEY_STATUSES and self.last_change is None:
-            self._entry.async_create_task(
-                self._hass, self._async_raise_key_issue(status), eager_start=True
-            )
+            self._async_raise_key_issue(status)
         else:
             ir.async_delete_issue(self._hass, DOMAIN, self._key_issue_id)
 
-    async def _async_raise_key_issue(self, status: str) -> None:
+    @callback
+    def _async_raise_key_issue(self, status: str) -> None:
         """Ask for the DLMS key, naming the meter status as the status sensor shows it."""
-        label = await async_meter_status_label(self._hass, status)
-        if self._system.meter_status != status or self.last_change is not None:
-            return  # the status moved on while the words were looked up
         ir.async_create_issue(
             self._hass,
             DOMAIN,
@@ -339,15 +335,14 @@ class WhatwattMeterLink:
             translation_key=ISSUE_METER_KEY,
             translation_placeholders={
                 "name": self._entry.title,
-                "status": label,
+                "status": meter_status_label(self._hass, status),
                 "entry_id": self._entry.entry_id,
             },
         )
 
-    async def _async_raise_link_issue(self, result: LinkCheck) -> None:
-        change = self.last_change
-        if change is None:
-            return
+    @callback
+    def _async_raise_link_issue(self, change: MeterSettingsChange, result: LinkCheck) -> None:
+        """Tell the user the change lost the link, what it was, and offer to undo it."""
         self._link_issue = True
         if self._unwatch_live is None:
             self._unwatch_live = self._live.async_add_listener(self._async_live_while_lost)
@@ -362,8 +357,8 @@ class WhatwattMeterLink:
             translation_key=ISSUE_METER_LINK_LOST,
             translation_placeholders={
                 "name": self._entry.title,
-                "status": await async_meter_status_label(self._hass, result.meter_status),
-                "changes": await async_describe_change(self._hass, change.fields, change.keys),
+                "status": meter_status_label(self._hass, result.meter_status),
+                "changes": describe_change(self._hass, change.fields, change.keys),
             },
             data={"entry_id": self._entry.entry_id},
         )

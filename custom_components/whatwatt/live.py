@@ -125,8 +125,8 @@ class WhatwattLiveStream:
 
     async def async_run(self) -> None:
         """Keep a stream up for as long as the entry is loaded."""
-        if self.polls_reports and not await self._async_poll_report():
-            return
+        if self.polls_reports:
+            await self._async_poll_report()  # a rejected password shows on the stream too
         self._start_lost_timer()  # no data at all within the window also counts as lost
         while True:
             try:
@@ -266,10 +266,9 @@ class WhatwattLiveStream:
     def _async_lost(self, err: Exception | None = None) -> None:
         """No fresh values for ``stale_after``: the measurements turn unavailable."""
         self._cancel_lost_timer()
-        checked = False
         if err is not None:
             self._error = err
-            checked = self._async_note_reachability(err)
+            self._async_note_reachability(err)
         if not self._live.last_update_success:
             return
         if is_unreachable(self._error):
@@ -285,8 +284,7 @@ class WhatwattLiveStream:
                 translation_placeholders=placeholders,
             )
         )
-        if not checked:
-            self._async_check_device()
+        self._async_check_device()  # at most one read per 5 s (async_read): no double ask
 
     @callback
     def _async_back(self) -> None:
@@ -300,17 +298,12 @@ class WhatwattLiveStream:
         self._unreachable = False
 
     @callback
-    def _async_note_reachability(self, err: Exception) -> bool:
-        """The device stopped answering, or answers again: the system coordinator checks.
-
-        Return whether it was asked to.
-        """
+    def _async_note_reachability(self, err: Exception) -> None:
+        """The device stopped answering, or answers again: the system coordinator checks."""
         unreachable = is_unreachable(err)
-        if unreachable == self._unreachable:
-            return False
-        self._unreachable = unreachable
-        self._async_check_device()
-        return True
+        if unreachable != self._unreachable:
+            self._unreachable = unreachable
+            self._async_check_device()
 
     @callback
     def _async_check_device(self) -> None:

@@ -59,10 +59,12 @@ from .client.meter_settings import (
 from .const import DOMAIN
 from .errors import translated_errors
 from .helpers import (
-    async_describe_change,
-    async_meter_status_label,
-    async_setting_label,
+    async_load_texts,
+    describe_change,
+    error_placeholders,
+    meter_status_label,
     number_range,
+    setting_label,
 )
 from .link import Link, LinkCheck, MeterSettingsWrite, WhatwattMeterLink
 from .options_scalers import STEP_SCALERS, WhatwattScalersSteps
@@ -261,8 +263,7 @@ class WhatwattOptionsFlow(WhatwattScalersSteps, WhatwattSubmeterSteps, OptionsFl
         """Checking the link to the meter... (only after a change that can cut it)."""
         link = self._loaded_entry().runtime_data.link
         if self._check_task is None:
-            if self._write is None:
-                return self._done()
+            assert self._write is not None  # the step follows a write
             # In the background: a check lasts up to a minute and must not hold up Home
             # Assistant (its tasks are awaited at shutdown); it ends with the entry.
             self._check_task = self._loaded_entry().async_create_background_task(
@@ -275,8 +276,6 @@ class WhatwattOptionsFlow(WhatwattScalersSteps, WhatwattSubmeterSteps, OptionsFl
                 progress_task=self._check_task,
             )
         task, self._check_task, self._write = self._check_task, None, None
-        if task.cancelled() or task.exception() is not None:
-            return self.async_show_progress_done(next_step_id=STEP_LINK_UNREACHABLE)
         self._check = task.result()
         return self.async_show_progress_done(next_step_id=_next_step(self._check, link))
 
@@ -427,6 +426,7 @@ class WhatwattOptionsFlow(WhatwattScalersSteps, WhatwattSubmeterSteps, OptionsFl
 
     async def _show_link_menu(self, step_id: str) -> ConfigFlowResult:
         """What happened to the link, the change that did it, and what the user can do."""
+        await async_load_texts(self.hass)
         change = self._loaded_entry().runtime_data.link.last_change
         fields = change.fields if change is not None else {}
         keys = change.keys if change is not None else ()
@@ -438,17 +438,15 @@ class WhatwattOptionsFlow(WhatwattScalersSteps, WhatwattSubmeterSteps, OptionsFl
             step_id=step_id,
             menu_options=options,
             description_placeholders={
-                "status": await async_meter_status_label(self.hass, status),
-                "changes": await async_describe_change(self.hass, fields, keys),
+                "status": meter_status_label(self.hass, status),
+                "changes": describe_change(self.hass, fields, keys),
             },
         )
 
     async def _base_error(self, err: HomeAssistantError) -> tuple[dict[str, str], dict[str, str]]:
         """Show a failed write as a form error: the same key as the error everywhere else."""
-        placeholders = dict(err.translation_placeholders or {})
-        if "field" in placeholders:
-            placeholders["field"] = await async_setting_label(self.hass, placeholders["field"])
-        return {"base": str(err.translation_key)}, placeholders
+        await async_load_texts(self.hass)
+        return {"base": str(err.translation_key)}, error_placeholders(self.hass, err)
 
     def _done(self) -> ConfigFlowResult:
         """Finish without touching the options: nothing is stored, nothing reloads."""
@@ -472,8 +470,9 @@ class WhatwattOptionsFlow(WhatwattScalersSteps, WhatwattSubmeterSteps, OptionsFl
 
     async def _show_field_error(self, err: _FieldError) -> ConfigFlowResult:
         """Show the form again with the error on the field's section, naming the field."""
+        await async_load_texts(self.hass)
         placeholders = {
-            "field": await async_setting_label(self.hass, err.field),
+            "field": setting_label(self.hass, err.field),
             "allowed": err.allowed,
             "error": err.error,
         }
@@ -483,8 +482,9 @@ class WhatwattOptionsFlow(WhatwattScalersSteps, WhatwattSubmeterSteps, OptionsFl
 
     async def _show_confirm(self) -> ConfigFlowResult:
         """List the pending changes that can cut the meter link and ask to go ahead."""
+        await async_load_texts(self.hass)
         labels = [
-            await async_setting_label(self.hass, key)
+            setting_label(self.hass, key)
             for key, value in self._pending.items()
             if _cuts_link(SPECS[key], value)
         ]

@@ -19,7 +19,7 @@ from homeassistant.exceptions import HomeAssistantError
 from .const import DOMAIN
 from .coordinator import WhatwattConfigEntry
 from .errors import translated_errors
-from .helpers import async_describe_change, async_meter_status_label, async_setting_label
+from .helpers import async_load_texts, describe_change, error_placeholders, meter_status_label
 from .link import Link, LinkCheck, WhatwattMeterLink
 from .submeters import (
     ISSUE_SUBMETER_MEDIUM,
@@ -65,6 +65,7 @@ class MeterLinkRepairFlow(RepairsFlow):
     async def async_step_init(self, user_input: dict[str, Any] | None = None) -> RepairsFlowResult:
         """Say what changed, offer undo (when there is something to put back) or dismiss."""
         entry = self._entry()
+        await async_load_texts(self.hass)
         link = entry.runtime_data.link
         change = link.last_change
         fields = change.fields if change is not None else {}
@@ -74,10 +75,8 @@ class MeterLinkRepairFlow(RepairsFlow):
             menu_options=([STEP_UNDO] if fields else []) + ["dismiss"],
             description_placeholders={
                 "name": entry.title,
-                "status": await async_meter_status_label(
-                    self.hass, entry.runtime_data.system.meter_status
-                ),
-                "changes": await async_describe_change(self.hass, fields, keys),
+                "status": meter_status_label(self.hass, entry.runtime_data.system.meter_status),
+                "changes": describe_change(self.hass, fields, keys),
             },
         )
 
@@ -89,13 +88,9 @@ class MeterLinkRepairFlow(RepairsFlow):
                 with translated_errors(self.hass, self._entry()):
                     write = await link.async_undo()
             except HomeAssistantError as err:
-                placeholders = dict(err.translation_placeholders or {})
-                if "field" in placeholders:
-                    placeholders["field"] = await async_setting_label(
-                        self.hass, placeholders["field"]
-                    )
                 return self.async_abort(
-                    reason=str(err.translation_key), description_placeholders=placeholders
+                    reason=str(err.translation_key),
+                    description_placeholders=error_placeholders(self.hass, err),
                 )
             self._check_task = self._entry().async_create_background_task(
                 self.hass, link.async_outcome(write), name=f"{DOMAIN} link check outcome"
@@ -121,7 +116,7 @@ class MeterLinkRepairFlow(RepairsFlow):
         status = self._check.meter_status if self._check is not None else None
         return self.async_abort(
             reason="still_lost",
-            description_placeholders={"status": await async_meter_status_label(self.hass, status)},
+            description_placeholders={"status": meter_status_label(self.hass, status)},
         )
 
     async def async_step_dismiss(

@@ -699,9 +699,8 @@ class WhatwattSubmeterSensor(WhatwattEntity[WhatwattLiveCoordinator], SensorEnti
 
     def _volume(self) -> Volume | None:
         data: Measurements | None = self.coordinator.data
-        if data is None:
-            return None
-        return next((v for v in data.volumes if SubmeterId.of(v) == self._submeter), None)
+        volumes = data.volumes if data is not None else ()
+        return next((v for v in volumes if SubmeterId.of(v) == self._submeter), None)
 
     @property
     @override

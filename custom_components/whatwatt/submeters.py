@@ -139,11 +139,10 @@ def unit_fits(medium: Medium, unit: str | None) -> bool:
 
 def reading_time(volume: Volume) -> datetime | None:
     """The time of the sub-meter's last reading, aware: the device sends local time (C21)."""
-    if volume.date_time is None:
+    taken = volume.date_time
+    if taken is None:
         return None
-    if volume.date_time.tzinfo is not None:
-        return volume.date_time
-    return volume.date_time.replace(tzinfo=dt_util.get_default_time_zone())
+    return taken if taken.tzinfo else taken.replace(tzinfo=dt_util.get_default_time_zone())
 
 
 def entry_submeter_kind(entry: WhatwattConfigEntry, bus: int) -> SubmeterKind:
