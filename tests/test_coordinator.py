@@ -24,6 +24,7 @@ from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.update_coordinator import UpdateFailed
 import pytest
 
+from custom_components.whatwatt.client import LiveEvent
 from custom_components.whatwatt.const import DOMAIN
 from tests.integration_common import (
     async_pass_time,
@@ -537,3 +538,35 @@ async def test_back_with_an_error_answer_is_reachable(
     await _until(hass, freezer, lambda: _state(hass, WIFI) != STATE_UNAVAILABLE)
     assert emulator.requests("GET", "/api/v1/live")[0].status == 503
     assert caplog.text.count("system data recovered") == 1
+
+
+async def test_plus_takes_the_stream_back_after_five_minutes_of_reports(
+    hass: HomeAssistant, emulator_factory: EmulatorFactory, freezer: FrozenDateTimeFactory
+) -> None:
+    """The other app has let go: after its 5 minutes of report polling the integration opens
+    the stream again, and the reports stop."""
+    emulator = await emulator_factory(licence="PLUS")
+    entry = await async_setup(hass, make_entry(emulator))
+    issue_id = f"stream_taken_over_{entry.entry_id}"
+    issues = ir.async_get(hass)
+    async with other_live_client(emulator):
+        await _until(hass, freezer, lambda: issues.async_get_issue(DOMAIN, issue_id) is not None)
+    connections = emulator.live_connections
+    await _until(hass, freezer, lambda: emulator.live_connections > connections, step=10)
+    for _ in range(3):
+        await emulator.push_report()
+    await async_wait_for(hass, lambda: issues.async_get_issue(DOMAIN, issue_id) is None)
+    reports = len(emulator.requests("GET", "/api/v1/report"))
+    await async_pass_time(hass, freezer, 60)
+    assert len(emulator.requests("GET", "/api/v1/report")) == reports
+
+
+async def test_an_event_without_uptime_is_no_reboot(
+    hass: HomeAssistant, emulator: Emulator, freezer: FrozenDateTimeFactory
+) -> None:
+    """Firmware that leaves Uptime out of the stream: no reboot is guessed, no extra read."""
+    entry = await async_setup(hass, make_entry(emulator))
+    reads = len(emulator.requests("GET", "/api/v1/system"))
+    entry.runtime_data.stream._async_first_event(LiveEvent())
+    await hass.async_block_till_done()
+    assert len(emulator.requests("GET", "/api/v1/system")) == reads

@@ -31,6 +31,7 @@ from pytest_homeassistant_custom_component.components.diagnostics import (
 from custom_components.whatwatt.client.meter_settings import SPECS
 from custom_components.whatwatt.const import DOMAIN
 from whatwatt_emulator import Emulator
+from whatwatt_emulator.pytest_plugin import EmulatorFactory
 
 from .integration_common import async_pass_time
 from .settings_common import KEY, METER_SETTINGS_PATH, loaded, meter_writes
@@ -601,3 +602,44 @@ async def test_a_working_link_forgets_a_change_whose_check_could_not_finish(
     await entry.runtime_data.system.async_refresh()
     await hass.async_block_till_done()
     assert issue_registry.async_get_issue(DOMAIN, f"meter_key_required_{entry.entry_id}")
+
+
+async def test_a_slow_meter_is_waited_for(
+    hass: HomeAssistant, emulator_factory: EmulatorFactory, freezer: FrozenDateTimeFactory
+) -> None:
+    """A meter that reports every 20 s: the status says OK at once, and the check keeps
+    waiting (reading the status every 5 s) until data comes, within 3 report intervals."""
+    emulator = await emulator_factory(report_interval=20.0)
+    async with loaded(hass, emulator, []) as entry:
+        link = entry.runtime_data.link
+        await async_pass_time(hass, freezer, 3)  # off the meter's report instant
+        reads = _reads(emulator)
+        write = await link.async_write({"if_type": "p1"})
+        outcome = asyncio.get_running_loop().create_task(link.async_outcome(write))
+        waited = await _until(hass, freezer, outcome.done)
+        assert outcome.result().link == "ok"
+        assert 5 < waited <= 20
+        assert _reads(emulator) - reads >= 2  # at once, and again after 5 s
+
+
+async def test_clearing_a_key_that_cannot_be_sent_ends_the_flow_with_the_reason(
+    hass: HomeAssistant,
+    emulator_factory: EmulatorFactory,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """After a key change lost the link, *Clear the key* while the gateway is away: the flow
+    ends saying so (nothing is reported as done)."""
+    emulator = await emulator_factory(meter="dlms")
+    emulator.store_meter_settings(
+        {**emulator.meter_settings, "encryption": True, "encryption_key": emulator.config.meter_key}
+    )
+    async with loaded(hass, emulator, []) as entry:
+        result = await _change_in_options(hass, entry, encryption_key=KEY)
+        result = await _flow_step(hass, result, freezer)
+        assert result["step_id"] == "link_lost_key"
+        await emulator.stop()
+        result = await hass.config_entries.options.async_configure(
+            result["flow_id"], {"next_step_id": "clear_key"}
+        )
+        assert result["type"] is FlowResultType.ABORT
+        assert result["reason"] == "cannot_connect"
