@@ -15,6 +15,8 @@ Protocol (JSON lines): on start this prints ``{"ports": [...], "ids": [...]}``. 
 * ``{"cmd": "wake", "device": D}``: device D, silent after a run, sends one natural (not
   numbered) event now and falls silent again; this prints ``{"woken": D}``.  It keeps the
   stream of a device that waits for its next run from going stale in HA (no event for 30 s).
+* ``{"cmd": "pause", "device": D}``: device D falls silent now (as after a run); this prints
+  ``{"paused": D}``.  Devices that take turns are paused first, so that only one sends.
 * ``{"cmd": "quit"}``: stop every device and exit.
 
 Sub-meters: ``--submeters`` once per device (``none``, ``gas``, ``gas+water``, ... as the
@@ -22,6 +24,8 @@ emulator's ``EmulatorConfig.submeters``); devices without one get the profile's 
 meter on bus 1).  Their entries (``Vol``) come with every event, numbered or not, as the
 emulator sends them: ``Cum`` and ``DT`` repeat until the sub-meter's next reading, on the wall
 clock (every 5 min for DSMR), not on the meter's faster clock of ``--meter-speed``.
+``--seed`` gives every device the same meter (the same values event for event; by default
+each device's seed is its ID).
 
 Bench only: it subclasses the emulator, it does not change it.
 """
@@ -113,6 +117,7 @@ async def _main(args: argparse.Namespace) -> None:
                 report_interval=args.interval,
                 log_limit=100_000,
                 submeters=submeters[index] if index < len(submeters) else None,
+                seed=args.seed,
             )
         )
         emu.meter.speed = args.meter_speed
@@ -132,6 +137,10 @@ async def _main(args: argparse.Namespace) -> None:
                 emu.arm(int(command["events"]))
                 await emu.run_done.wait()
                 _print({"stamps": emu.stamps, "sent": emu.run_seq})
+            elif command["cmd"] == "pause":
+                device = int(command["device"])
+                emulators[device].paused = True
+                _print({"paused": device})
             elif command["cmd"] == "wake":
                 device = int(command["device"])
                 await emulators[device].wake()
@@ -148,6 +157,7 @@ def main() -> None:
     parser.add_argument("--interval", type=float, default=1.0)
     parser.add_argument("--password", default=None)
     parser.add_argument("--licence", default="FREE")
+    parser.add_argument("--seed", type=int, default=None, help="the same meter on every device")
     parser.add_argument(
         "--submeters",
         action="append",

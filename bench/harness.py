@@ -95,6 +95,12 @@ class EmitterProcess:
         stamps: list[float] = answer["stamps"]
         return stamps
 
+    async def pause(self, device: int) -> None:
+        """Have ``device`` fall silent now (as after a run), until its next run."""
+        await self._send({"cmd": "pause", "device": device})
+        assert self.proc.stdout is not None
+        await self.proc.stdout.readline()
+
     async def wake(self, device: int) -> None:
         """Have ``device`` (silent after a run) send one natural event now."""
         await self._send({"cmd": "wake", "device": device})
@@ -111,17 +117,21 @@ async def emitter(
     licence: str = "FREE",
     meter_speed: float = 1.0,
     submeters: list[str] | None = None,
+    seed: int | None = None,
 ) -> AsyncIterator[EmitterProcess]:
     """Start ``count`` emulated devices in a child process; stop them afterwards.
 
     ``submeters``: the sub-meters of the first devices, one item each (``none``, ``gas+water``,
-    ...); the others have the profile's (DSMR: a gas meter on bus 1).
+    ...); the others have the profile's (DSMR: a gas meter on bus 1).  ``seed``: the same
+    meter (values, sub-meter consumption) on every device; by default each has its own.
     """
     args = ["-m", "bench.emitter", "--count", str(count), "--interval", str(interval)]
     args += ["--meter-speed", str(meter_speed)]
     args += ["--licence", licence]
     for item in submeters or []:
         args += ["--submeters", item]
+    if seed is not None:
+        args += ["--seed", str(seed)]
     if password:
         args += ["--password", password]
     proc = await asyncio.create_subprocess_exec(
