@@ -4,7 +4,9 @@
 6. HA CPU per 1000 events with the recorder on (sqlite file), and memory growth over them;
    the recorder rows those events wrote, scaled to a day at one meter report per second;
    6b/6c: what-ifs (a user's recorder exclusion; the sensors writing every value, unchanged or
-   not, as HA's `last_reported` would need).
+   not, as HA's `last_reported` would need);
+   6d: the same HA CPU with two sub-meters (gas + water, their reading repeated in every event)
+   against none, two devices in one HA taking turns.
 The device runs in a child process (bench.emitter): this process's CPU time is HA's alone.
 """
 
@@ -21,7 +23,7 @@ from pathlib import Path
 import time
 from typing import Any
 
-from homeassistant.const import EVENT_STATE_CHANGED, EVENT_STATE_REPORTED
+from homeassistant.const import EVENT_STATE_CHANGED, EVENT_STATE_REPORTED, UnitOfVolume
 from homeassistant.core import (
     Event,
     EventStateChangedData,
@@ -37,7 +39,8 @@ from pytest_homeassistant_custom_component.components.recorder.common import (
     async_recorder_block_till_done,
 )
 
-from custom_components.whatwatt.sensor import _WhatwattSensor
+from custom_components.whatwatt.sensor import WhatwattSubmeterSensor, _WhatwattSensor
+from custom_components.whatwatt.submeters import Medium, with_kind
 
 from .emitter import SEQ_BASE
 from .harness import (
@@ -64,6 +67,8 @@ VENDOR_MQTT_CPU_S = 4.1
 PAIRED_BLOCKS = int(os.environ.get("BENCH_PAIRED_BLOCKS", "4"))
 PAIRED_EVENTS = int(os.environ.get("BENCH_PAIRED_EVENTS", "750"))
 DAY_S = 86_400
+SAME_METER = 0xB0B0
+"""The seed of the meter when several devices take turns (each would have its own)."""
 VENDOR_STATES_PER_MESSAGE = 16
 """The vendor's MQTT integration: 27 always-on sensors, 16 of them get a state per message."""
 VENDOR_ROWS_PER_DAY = VENDOR_STATES_PER_MESSAGE * DAY_S
@@ -112,6 +117,10 @@ class LiveRun:
     """1-minute load average at the start and at the end of the run."""
     gauge_ms: float = 0.0
     """CPU time of the fixed loop of ``harness.gauge_ms`` just before the run."""
+    submeter_writes: int = 0
+    """State writes (changed or not) of the device's sub-meter sensors during the run."""
+    submeter_readings: int = 0
+    """Sub-meter entries of the events whose reading (``Cum`` or ``DT``) changed in the run."""
 
     @property
     def cpu_per_1000(self) -> float:
@@ -138,27 +147,66 @@ class LiveDevice:
     """The import-power sensor (its state is the number of the event)."""
     watched: set[str]
     """The device's sensors (in the registry, enabled or not)."""
+    index: int = 0
+    """The device's number in the emitter process."""
+    submeter_sensors: set[str] = field(default_factory=set)
+    """Of ``watched``, the enabled sensors of its sub-meters."""
 
 
 @asynccontextmanager
 async def _live_device(hass: HomeAssistant) -> AsyncIterator[LiveDevice]:
     """Set up one device streaming events; runs of numbered events follow with ``_measure``."""
+    async with _live_devices(hass) as devices:
+        yield devices[0]
+
+
+@asynccontextmanager
+async def _live_devices(
+    hass: HomeAssistant,
+    submeters: list[str] | None = None,
+    options: list[dict[str, Any]] | None = None,
+) -> AsyncIterator[list[LiveDevice]]:
+    """Set up devices in one emitter process and one HA; they take turns with ``_measure``.
+
+    ``submeters``: one item per device (``none``, ``gas+water``, ...); without it, one device
+    with the profile's sub-meters (DSMR: the gas meter on bus 1).  ``options``: each entry's.
+    Several devices read the same meter (one seed): their events differ only in ``Vol``.
+    """
     # Meter time runs 1/INTERVAL times faster: every event is a 1 s meter report, so the energy
     # counters move as much per event as with a real meter reporting every second.
-    async with emitter(1, interval=INTERVAL, meter_speed=1 / INTERVAL) as device:
-        device_id = device.ids[0]
-        entry = add_entry(hass, device.ports[0], device_id)
-        assert await hass.config_entries.async_setup(entry.entry_id)
-        await hass.async_block_till_done()
-        registry = er.async_get(hass)
-        watched = {
-            e.entity_id
-            for e in er.async_entries_for_config_entry(registry, entry.entry_id)
-            if e.domain == "sensor"
-        }
-        power = entity_id(hass, device_id, "power_import")
+    count = len(submeters) if submeters else 1
+    async with emitter(
+        count,
+        interval=INTERVAL,
+        meter_speed=1 / INTERVAL,
+        submeters=submeters,
+        seed=SAME_METER if count > 1 else None,
+    ) as device:
+        entries = []
+        for index, device_id in enumerate(device.ids):
+            entry = add_entry(
+                hass, device.ports[index], device_id, options=(options or [{}] * count)[index]
+            )
+            assert await hass.config_entries.async_setup(entry.entry_id)
+            await hass.async_block_till_done()
+            entries.append(entry)
         await asyncio.sleep(2)  # steady state (the recorder has caught up with setup)
-        yield LiveDevice(device, entry.runtime_data.live, power, watched)
+        registry = er.async_get(hass)
+        component = hass.data[DATA_INSTANCES]["sensor"]
+        devices = []
+        for index, entry in enumerate(entries):
+            watched = {
+                e.entity_id
+                for e in er.async_entries_for_config_entry(registry, entry.entry_id)
+                if e.domain == "sensor"
+            }
+            power = entity_id(hass, device.ids[index], "power_import")
+            submeter_sensors = {
+                e for e in watched if isinstance(component.get_entity(e), WhatwattSubmeterSensor)
+            }
+            live = entry.runtime_data.live
+            devices.append(LiveDevice(device, live, power, watched, index, submeter_sensors))
+        yield devices
 
 
 async def _live_run(hass: HomeAssistant, events: int, *, recorder: bool) -> LiveRun:
@@ -181,6 +229,10 @@ async def _measure(  # noqa: PLR0915
     updates: list[int] = []
     changes = 0
     all_in = asyncio.Event()
+    submeters = dev.submeter_sensors
+    submeter_writes = 0
+    volumes = {v.bus: v for v in (live.data.volumes if live.data is not None else ())}
+    submeter_readings = 0
 
     @callback
     def on_power(event: Event[EventStateChangedData]) -> None:
@@ -196,9 +248,11 @@ async def _measure(  # noqa: PLR0915
 
     @callback
     def on_any(event: Event[EventStateChangedData]) -> None:
-        nonlocal changes
+        nonlocal changes, submeter_writes
         if event.data["entity_id"] in watched:
             changes += 1
+            if event.data["entity_id"] in submeters:
+                submeter_writes += 1
 
     unchanged = 0
 
@@ -208,14 +262,22 @@ async def _measure(  # noqa: PLR0915
 
     @callback
     def on_reported(event: Event[EventStateReportedData]) -> None:
-        nonlocal unchanged
+        nonlocal unchanged, submeter_writes
         unchanged += 1
+        if event.data["entity_id"] in submeters:
+            submeter_writes += 1
 
     @callback
     def on_update() -> None:
+        nonlocal submeter_readings
         data = live.data
         if data is not None and data.power_in is not None and data.power_in > SEQ_BASE / 1000:
             updates.append(round(data.power_in * 1000) - SEQ_BASE)
+        if data is not None and submeters:
+            for volume in data.volumes:
+                if volumes.get(volume.bus, volume) != volume:
+                    submeter_readings += 1
+                volumes[volume.bus] = volume
 
     unsubs = [
         async_track_state_change_event(hass, [power], on_power),
@@ -239,7 +301,7 @@ async def _measure(  # noqa: PLR0915
     if profiler is not None:  # the event loop's share, for analysis
         profiler.enable()
     gc.callbacks.append(on_gc)
-    stamps = await device.run(events)
+    stamps = await device.run(events, dev.index)
     try:
         async with asyncio.timeout(10):
             await all_in.wait()
@@ -298,6 +360,8 @@ async def _measure(  # noqa: PLR0915
         rows_last_reported=sum(r for _, r in rows.values()),
         load=(load0, load1),
         gauge_ms=gauge,
+        submeter_writes=submeter_writes,
+        submeter_readings=submeter_readings,
     )
 
 
@@ -383,6 +447,8 @@ def _combine(runs: list[LiveRun]) -> LiveRun:
         rows_last_reported=sum(r.rows_last_reported for r in runs),
         load=(runs[0].load[0], runs[-1].load[1]),
         gauge_ms=sorted(r.gauge_ms for r in runs)[len(runs) // 2],
+        submeter_writes=sum(r.submeter_writes for r in runs),
+        submeter_readings=sum(r.submeter_readings for r in runs),
     )
 
 
@@ -631,3 +697,209 @@ async def test_identical_writes_recorder_off(
         f" | {sum(len(r.gc_pauses_ms) for r in paired.write)}",
     )
     _record_load(s, _combine(paired.order))
+
+
+WITH_SUBMETERS = os.environ.get("BENCH_SUBMETERS", "gas+water")
+"""6d: the emulator's gas meter on bus 1 and water meter on bus 2 (DSMR: read every 5 min).
+
+``BENCH_SUBMETERS=none`` runs 6d as a check of the bench itself: two identical devices."""
+SUBMETER_OPTIONS = with_kind(
+    with_kind({}, 1, Medium.GAS, UnitOfVolume.CUBIC_METERS),
+    2,
+    Medium.WATER,
+    UnitOfVolume.CUBIC_METERS,
+)
+"""What the user says the two sub-meters are (options flow), so that no repair is raised."""
+
+
+@dataclass
+class Arms:
+    """Blocks of numbered events of two devices in one HA, taking turns (A B B A ...)."""
+
+    without: list[LiveRun] = field(default_factory=list)
+    """The device without sub-meters."""
+    with_: list[LiveRun] = field(default_factory=list)
+    """The device with two sub-meters."""
+    order: list[LiveRun] = field(default_factory=list)
+    submeter_sensors: int = 0
+    """Enabled sensors of the two sub-meters."""
+
+    def per_block(self) -> str:
+        """HA CPU per 1000 events of each block: without | with."""
+        return (
+            " ".join(f"{r.cpu_per_1000:.2f}" for r in self.without)
+            + " | "
+            + " ".join(f"{r.cpu_per_1000:.2f}" for r in self.with_)
+        )
+
+    @staticmethod
+    def spread(runs: list[LiveRun]) -> float:
+        """Max - min of the blocks' HA CPU per 1000 events."""
+        cpu = [r.cpu_per_1000 for r in runs]
+        return max(cpu) - min(cpu)
+
+    def pairs(self) -> str:
+        """With - without of each block pair (the two blocks next to each other in time)."""
+        return " ".join(
+            f"{b.cpu_per_1000 - a.cpu_per_1000:+.2f}"
+            for a, b in zip(self.without, self.with_, strict=True)
+        )
+
+
+async def _wake(hass: HomeAssistant, devices: list[LiveDevice]) -> None:
+    """One natural event from each device, handled before the next block starts.
+
+    A device waits up to two blocks for its turn; without an event for 30 s HA would count its
+    data as lost (unavailable, reconnection) and the next block would pay for it.
+    """
+    for dev in devices:
+        got = asyncio.Event()
+        unsub = dev.live.async_add_listener(got.set)
+        try:
+            await dev.device.wake(dev.index)
+            async with asyncio.timeout(10):
+                await got.wait()
+        finally:
+            unsub()
+    await hass.async_block_till_done()
+
+
+async def _submeter_arms(hass: HomeAssistant, *, recorder: bool) -> Arms:
+    """Two devices in one HA: no sub-meter, and gas + water; blocks alternate A B B A ...
+
+    Both devices are set up the same way (default entity set); only their events differ, by the
+    two ``Vol`` entries whose ``Cum``/``DT`` repeat until a sub-meter's next reading.  Each
+    device runs a warm-up block first (not counted).
+    """
+    arms = Arms()
+    async with _live_devices(
+        hass, submeters=["none", WITH_SUBMETERS], options=[{}, SUBMETER_OPTIONS]
+    ) as devices:
+        bare, metered = devices
+        assert not bare.submeter_sensors, "the device without sub-meters has sub-meter sensors"
+        if WITH_SUBMETERS == "gas+water":
+            assert len(metered.submeter_sensors) == 4, "2 sub-meters: a reading and a time each"
+        arms.submeter_sensors = len(metered.submeter_sensors)
+        for dev in devices:  # they stream until told otherwise; from now on they take turns
+            await dev.device.pause(dev.index)
+        for dev in devices:  # warm-up, not counted
+            await _wake(hass, devices)
+            await _measure(hass, dev, PAIRED_EVENTS, recorder=recorder)
+        for block in range(PAIRED_BLOCKS):
+            for dev in (bare, metered) if block % 2 == 0 else (metered, bare):
+                await _wake(hass, devices)
+                run = await _measure(hass, dev, PAIRED_EVENTS, recorder=recorder)
+                assert run.sent == PAIRED_EVENTS, "the emulator could not emit every event"
+                (arms.with_ if dev is metered else arms.without).append(run)
+                arms.order.append(run)
+    return arms
+
+
+def _verdict(difference: float, spread_a: float, spread_b: float) -> str:
+    """Within noise: the difference is smaller than the spread of the blocks of each arm.
+
+    Between the two spreads it is within the noise of one arm only (on this VM a check with two
+    identical devices, ``BENCH_SUBMETERS=none``, can land there).
+    """
+    low, high = sorted((spread_a, spread_b))
+    size = abs(difference)
+    if size < low:
+        return f"within noise (|{difference:+.2f}| < {low:.2f} s, the smaller spread)"
+    if size < high:
+        return (
+            f"within the noise of one arm only (|{difference:+.2f}| >= {low:.2f}, < {high:.2f} s)"
+        )
+    return f"NOT within noise (|{difference:+.2f}| >= {high:.2f} s, the larger spread)"
+
+
+def _record_submeter_cpu(s: str, arms: Arms, label: str) -> None:
+    """CPU per 1000 events without / with, per block, the spread, and the verdict."""
+    without, with_ = _combine(arms.without), _combine(arms.with_)
+    a, b = without.cpu_per_1000, with_.cpu_per_1000
+    record(
+        s,
+        f"HA CPU per 1000 events, {label}: without / with sub-meters / difference",
+        f"{a:.2f} / {b:.2f} / {b - a:+.2f} s",
+        ratio=f"{b / a:.2f}x",
+    )
+    record(s, f"HA CPU per 1000 events per block, {label}: without | with", arms.per_block())
+    record(s, f"with - without, per pair of neighbouring blocks, {label}", arms.pairs())
+    spread_a, spread_b = Arms.spread(arms.without), Arms.spread(arms.with_)
+    record(
+        s,
+        f"noise: spread (max - min) of the blocks of one arm, {label}: without / with",
+        f"{spread_a:.2f} / {spread_b:.2f} s",
+    )
+    record(
+        s,
+        f"verdict, {label}",
+        _verdict(b - a, spread_a, spread_b),
+        target="within noise",
+        met=abs(b - a) < min(spread_a, spread_b),
+    )
+    for name in ("MainThread", "Recorder"):
+        x, y = _thread_per_1000(without, name), _thread_per_1000(with_, name)
+        if x or y:
+            record(
+                s,
+                f"{name} CPU per 1000 events, {label}: without / with / difference",
+                f"{x:.2f} / {y:.2f} / {y - x:+.2f} s",
+            )
+    readings = with_.submeter_readings
+    record(
+        s,
+        f"sub-meter sensors' state writes in the blocks, {label} (changed + unchanged)",
+        f"{with_.submeter_writes} ({arms.submeter_sensors} sensors, {with_.sent} events,"
+        f" {readings} new sub-meter readings)",
+        target="<= 2 per new reading",
+        met=with_.submeter_writes <= 2 * readings,
+    )
+    record(
+        s,
+        f"state writes per event, {label}: without | with (changed + unchanged)",
+        f"{without.changes_per_event + without.unchanged_writes / without.sent:.2f}"
+        f" | {with_.changes_per_event + with_.unchanged_writes / with_.sent:.2f}",
+    )
+    record(
+        s,
+        f"lost / duplicated events, {label}: without | with",
+        f"{without.lost} / {without.duplicates} | {with_.lost} / {with_.duplicates}",
+    )
+
+
+@pytest.mark.parametrize("recorder_config", [RECORD_ALL], ids=["record-all"])
+@pytest.mark.usefixtures("socket_enabled")
+async def test_submeters_cpu(
+    hass: HomeAssistant, recorder_config: dict[str, Any], recorder_mock: Any
+) -> None:
+    """6d: HA CPU per 1000 events with two sub-meters against none, recorder on."""
+    arms = await _submeter_arms(hass, recorder=True)
+    without, with_ = _combine(arms.without), _combine(arms.with_)
+    s = "6d sub-meters"
+    record(
+        s,
+        f"without (none) vs with sub-meters ({WITH_SUBMETERS}; Cum/DT repeated in every event)",
+        f"2 devices in one HA, {PAIRED_BLOCKS} x {PAIRED_EVENTS} events each,"
+        " alternating, after a warm-up",
+    )
+    record(
+        s,
+        "sensors with a state (default entity set): without | with",
+        f"{without.sensors} | {with_.sensors} ({arms.submeter_sensors} of the sub-meters)",
+    )
+    _record_submeter_cpu(s, arms, "recorder on")
+    record(
+        s,
+        "recorder state rows per event: without | with",
+        f"{without.rows_per_event:.2f} | {with_.rows_per_event:.2f}",
+    )
+    _record_load(s, _combine(arms.order))
+
+
+@pytest.mark.usefixtures("socket_enabled")
+async def test_submeters_cpu_recorder_off(hass: HomeAssistant) -> None:
+    """6d: the same without the recorder (the event loop's share alone)."""
+    arms = await _submeter_arms(hass, recorder=False)
+    s = "6d sub-meters"
+    _record_submeter_cpu(s, arms, "recorder off")
+    _record_load(s, _combine(arms.order))

@@ -5,13 +5,27 @@ HA process's CPU time and memory are HA's alone (as with a real gateway on the n
 
 Protocol (JSON lines): on start this prints ``{"ports": [...], "ids": [...]}``.  Then, on stdin:
 
-* ``{"cmd": "run", "events": N}``: device 0 emits the next N live events as a numbered run:
-  event ``seq`` (1..N) carries ``P_In = (100000 + seq) / 1000`` kW (a value no natural reading
-  reaches), so the HA state of the import-power sensor tells which event it came from.  Every
-  emission is stamped with ``time.monotonic()`` (CLOCK_MONOTONIC, the same clock in every
-  process) just before the bytes go to the socket.  After the run the device sends nothing more
-  and this prints ``{"stamps": [...], "sent": N}``.  A next run numbers from 1 again.
+* ``{"cmd": "run", "events": N, "device": D}``: device D (default 0) emits the next N live
+  events as a numbered run: event ``seq`` (1..N) carries ``P_In = (100000 + seq) / 1000`` kW (a
+  value no natural reading reaches), so the HA state of the import-power sensor tells which
+  event it came from.  Every emission is stamped with ``time.monotonic()`` (CLOCK_MONOTONIC,
+  the same clock in every process) just before the bytes go to the socket.  After the run the
+  device sends nothing more and this prints ``{"stamps": [...], "sent": N}``.  A next run
+  numbers from 1 again.
+* ``{"cmd": "wake", "device": D}``: device D, silent after a run, sends one natural (not
+  numbered) event now and falls silent again; this prints ``{"woken": D}``.  It keeps the
+  stream of a device that waits for its next run from going stale in HA (no event for 30 s).
+* ``{"cmd": "pause", "device": D}``: device D falls silent now (as after a run); this prints
+  ``{"paused": D}``.  Devices that take turns are paused first, so that only one sends.
 * ``{"cmd": "quit"}``: stop every device and exit.
+
+Sub-meters: ``--submeters`` once per device (``none``, ``gas``, ``gas+water``, ... as the
+emulator's ``EmulatorConfig.submeters``); devices without one get the profile's (DSMR: the gas
+meter on bus 1).  Their entries (``Vol``) come with every event, numbered or not, as the
+emulator sends them: ``Cum`` and ``DT`` repeat until the sub-meter's next reading, on the wall
+clock (every 5 min for DSMR), not on the meter's faster clock of ``--meter-speed``.
+``--seed`` gives every device the same meter (the same values event for event; by default
+each device's seed is its ID).
 
 Bench only: it subclasses the emulator, it does not change it.
 """
@@ -78,6 +92,12 @@ class StampingEmulator(Emulator):
             self.paused = True
             self.run_done.set()
 
+    async def wake(self) -> None:
+        """Send one natural event now (outside a run); the device stays silent otherwise."""
+        reading = self.reading(force=True)
+        if reading is not None and self.stream is not None:
+            await super().send_reading(self.stream, reading)  # past the pause, this one only
+
 
 def _print(obj: dict[str, Any]) -> None:
     sys.stdout.write(json.dumps(obj) + "\n")
@@ -86,6 +106,7 @@ def _print(obj: dict[str, Any]) -> None:
 
 async def _main(args: argparse.Namespace) -> None:
     emulators: list[StampingEmulator] = []
+    submeters: list[str] = args.submeters or []
     for index in range(args.count):
         device_id = f"B0B0{index:08X}"
         emu = StampingEmulator(
@@ -95,6 +116,8 @@ async def _main(args: argparse.Namespace) -> None:
                 licence=args.licence,
                 report_interval=args.interval,
                 log_limit=100_000,
+                submeters=submeters[index] if index < len(submeters) else None,
+                seed=args.seed,
             )
         )
         emu.meter.speed = args.meter_speed
@@ -110,10 +133,18 @@ async def _main(args: argparse.Namespace) -> None:
             if command["cmd"] == "quit":
                 break
             if command["cmd"] == "run":
-                emu = emulators[0]
+                emu = emulators[int(command.get("device", 0))]
                 emu.arm(int(command["events"]))
                 await emu.run_done.wait()
                 _print({"stamps": emu.stamps, "sent": emu.run_seq})
+            elif command["cmd"] == "pause":
+                device = int(command["device"])
+                emulators[device].paused = True
+                _print({"paused": device})
+            elif command["cmd"] == "wake":
+                device = int(command["device"])
+                await emulators[device].wake()
+                _print({"woken": device})
     finally:
         for emu in emulators:
             await emu.stop()
@@ -126,6 +157,12 @@ def main() -> None:
     parser.add_argument("--interval", type=float, default=1.0)
     parser.add_argument("--password", default=None)
     parser.add_argument("--licence", default="FREE")
+    parser.add_argument("--seed", type=int, default=None, help="the same meter on every device")
+    parser.add_argument(
+        "--submeters",
+        action="append",
+        help="sub-meters of the next device (once per device; none, gas, gas+water, ...)",
+    )
     parser.add_argument(
         "--meter-speed",
         type=float,

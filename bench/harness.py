@@ -86,14 +86,26 @@ class EmitterProcess:
         self.proc.stdin.write((json.dumps(command) + "\n").encode())
         await self.proc.stdin.drain()
 
-    async def run(self, events: int) -> list[float]:
-        """Have device 0 emit ``events`` numbered events; return their emission stamps."""
-        await self._send({"cmd": "run", "events": events})
+    async def run(self, events: int, device: int = 0) -> list[float]:
+        """Have ``device`` emit ``events`` numbered events; return their emission stamps."""
+        await self._send({"cmd": "run", "events": events, "device": device})
         assert self.proc.stdout is not None
         line = await self.proc.stdout.readline()
         answer = json.loads(line)
         stamps: list[float] = answer["stamps"]
         return stamps
+
+    async def pause(self, device: int) -> None:
+        """Have ``device`` fall silent now (as after a run), until its next run."""
+        await self._send({"cmd": "pause", "device": device})
+        assert self.proc.stdout is not None
+        await self.proc.stdout.readline()
+
+    async def wake(self, device: int) -> None:
+        """Have ``device`` (silent after a run) send one natural event now."""
+        await self._send({"cmd": "wake", "device": device})
+        assert self.proc.stdout is not None
+        await self.proc.stdout.readline()
 
 
 @asynccontextmanager
@@ -104,11 +116,22 @@ async def emitter(
     password: str | None = None,
     licence: str = "FREE",
     meter_speed: float = 1.0,
+    submeters: list[str] | None = None,
+    seed: int | None = None,
 ) -> AsyncIterator[EmitterProcess]:
-    """Start ``count`` emulated devices in a child process; stop them afterwards."""
+    """Start ``count`` emulated devices in a child process; stop them afterwards.
+
+    ``submeters``: the sub-meters of the first devices, one item each (``none``, ``gas+water``,
+    ...); the others have the profile's (DSMR: a gas meter on bus 1).  ``seed``: the same
+    meter (values, sub-meter consumption) on every device; by default each has its own.
+    """
     args = ["-m", "bench.emitter", "--count", str(count), "--interval", str(interval)]
     args += ["--meter-speed", str(meter_speed)]
     args += ["--licence", licence]
+    for item in submeters or []:
+        args += ["--submeters", item]
+    if seed is not None:
+        args += ["--seed", str(seed)]
     if password:
         args += ["--password", password]
     proc = await asyncio.create_subprocess_exec(
@@ -136,14 +159,22 @@ async def emitter(
 
 
 def add_entry(
-    hass: HomeAssistant, port: int, device_id: str, password: str | None = None
+    hass: HomeAssistant,
+    port: int,
+    device_id: str,
+    password: str | None = None,
+    options: dict[str, Any] | None = None,
 ) -> MockConfigEntry:
     """Add (not set up) a config entry for the device on 127.0.0.1:port."""
     data: dict[str, Any] = {CONF_HOST: "127.0.0.1", CONF_PORT: port}
     if password:
         data[CONF_PASSWORD] = password
     entry = MockConfigEntry(
-        domain=DOMAIN, unique_id=device_id, data=data, title=f"whatwatt {device_id[-6:]}"
+        domain=DOMAIN,
+        unique_id=device_id,
+        data=data,
+        options=options or {},
+        title=f"whatwatt {device_id[-6:]}",
     )
     entry.add_to_hass(hass)
     return entry
