@@ -156,9 +156,9 @@ class WhatwattMeterLink:
         self.last_change: MeterSettingsChange | None = None
         """The last change that could cut the link, while its outcome matters."""
         self._check: asyncio.Task[LinkCheck] | None = None
-        self._link_issue = False
         self._unwatch_live: CALLBACK_TYPE | None = None
-        """While the link issue is up: data flowing again makes the status be read at once."""
+        """Set exactly while the link issue is up: data flowing again makes the status be read
+        at once."""
         entry.async_on_unload(system.async_add_listener(self._async_system_updated))
         entry.async_on_unload(self._async_stop)
         self._async_system_updated()
@@ -296,8 +296,7 @@ class WhatwattMeterLink:
     def _async_stop(self) -> None:
         self._async_cancel_check()
         self._async_clear_link_issue()
-        for issue_id in (self._key_issue_id, self._link_issue_id):
-            ir.async_delete_issue(self._hass, DOMAIN, issue_id)
+        ir.async_delete_issue(self._hass, DOMAIN, self._key_issue_id)
 
     # Repair issues ------------------------------------------------------------------------
 
@@ -343,7 +342,6 @@ class WhatwattMeterLink:
     @callback
     def _async_raise_link_issue(self, change: MeterSettingsChange, result: LinkCheck) -> None:
         """Tell the user the change lost the link, what it was, and offer to undo it."""
-        self._link_issue = True
         if self._unwatch_live is None:
             self._unwatch_live = self._live.async_add_listener(self._async_live_while_lost)
         ir.async_delete_issue(self._hass, DOMAIN, self._key_issue_id)  # the more specific one
@@ -365,11 +363,9 @@ class WhatwattMeterLink:
 
     @callback
     def _async_clear_link_issue(self) -> None:
-        if self._unwatch_live is not None:
+        if self._unwatch_live is not None:  # the issue is up
             self._unwatch_live()
             self._unwatch_live = None
-        if self._link_issue:
-            self._link_issue = False
             ir.async_delete_issue(self._hass, DOMAIN, self._link_issue_id)
 
     @callback
