@@ -39,9 +39,9 @@ from homeassistant.setup import async_setup_component
 import pytest
 from pytest_homeassistant_custom_component.common import async_fire_time_changed
 
-from custom_components.whatwatt.const import DOMAIN
+from custom_components.whatwatt.const import DOMAIN, SYSTEM_READ_COOLDOWN as CHECK_POLL_SECONDS
 from custom_components.whatwatt.coordinator import WhatwattRuntimeData
-from custom_components.whatwatt.link import CHECK_POLL_SECONDS, MeterSettingsWrite
+from custom_components.whatwatt.link import MeterSettingsWrite
 from whatwatt_emulator import Emulator, EmulatorConfig
 from whatwatt_emulator.live import LiveStream
 from whatwatt_emulator.meter import Reading

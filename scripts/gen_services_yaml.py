@@ -3,8 +3,9 @@
 
 Home Assistant wants the action fields in YAML; the fields themselves live in
 ``client/meter_settings.py`` (``SPECS``) and ``client/scalers.py`` (``FIELDS``, through
-``helpers.scalers_selector_config``).  This script derives the YAML so there is one source of truth;
-``tests/test_services.py`` fails when the committed file drifts from what this produces.
+``options_scalers.scalers_selector_config``).  This script derives the YAML so there is one
+source of truth; ``tests/test_services.py`` fails when the committed file drifts from what
+this produces.
 
     .venv/bin/python scripts/gen_services_yaml.py          # write the file
     .venv/bin/python scripts/gen_services_yaml.py --check  # exit 1 if it is out of date
@@ -23,13 +24,13 @@ sys.path.insert(0, str(ROOT))
 
 from custom_components.whatwatt.client.meter_settings import (  # noqa: E402
     SPECS,
-    Kind,
+    FieldType,
     Section,
     SettingSpec,
 )
 from custom_components.whatwatt.client.scalers import EXAMPLE, LIST_FIELD  # noqa: E402
 from custom_components.whatwatt.const import DOMAIN  # noqa: E402
-from custom_components.whatwatt.helpers import scalers_selector_config  # noqa: E402
+from custom_components.whatwatt.options_scalers import scalers_selector_config  # noqa: E402
 from custom_components.whatwatt.services import (  # noqa: E402
     ATTR_VERIFY_LINK,
     SERVICE_FIELDS,
@@ -55,7 +56,7 @@ def _number(value: float) -> int | float:
 
 def _selector(spec: SettingSpec) -> dict[str, Any]:
     """Return the selector of one setting."""
-    if spec.kind is Kind.ENUM:
+    if spec.type is FieldType.ENUM:
         return {
             "select": {
                 "options": list(spec.option_keys),
@@ -63,14 +64,14 @@ def _selector(spec: SettingSpec) -> dict[str, Any]:
                 "mode": "dropdown",
             }
         }
-    if spec.kind is Kind.BOOL:
+    if spec.type is FieldType.BOOL:
         return {"boolean": {}}
     number: dict[str, Any] = {}
     if spec.minimum is not None:
         number["min"] = _number(spec.minimum)
     if spec.maximum is not None:
         number["max"] = _number(spec.maximum)
-    number["step"] = 1 if spec.kind is Kind.INT else "any"
+    number["step"] = 1 if spec.type is FieldType.INT else "any"
     number["mode"] = "box"
     if spec.unit:
         number["unit_of_measurement"] = spec.unit
@@ -79,7 +80,7 @@ def _selector(spec: SettingSpec) -> dict[str, Any]:
 
 def _example(spec: SettingSpec) -> Any:
     """The factory default, a choice as its key (as the selector offers it)."""
-    return spec.option_key(spec.default) if spec.kind is Kind.ENUM else spec.default
+    return spec.option_key(spec.default) if spec.type is FieldType.ENUM else spec.default
 
 
 def _entry_field() -> dict[str, Any]:

@@ -10,8 +10,7 @@ import pytest
 from custom_components.whatwatt.client import (
     MeterSettings,
     WhatwattConnectionError,
-    WhatwattLicenceRequired,
-    WhatwattResponseError,
+    WhatwattLicenseRequired,
     WhatwattValidationError,
 )
 from custom_components.whatwatt.client.meter_settings import DEFAULTS, full_settings
@@ -30,7 +29,7 @@ async def test_system_reads_identity_licence_and_meter(
     info = await client_for(emu, session).system()
     assert info.device.id == "A842E39F8124"
     assert info.device.firmware == "1.10.2"
-    assert info.device.licence.type == "PLUS"
+    assert info.device.license.type == "PLUS"
     assert info.device.time_since_boot is not None
     assert info.meter.status == "OK"
     assert info.meter.protocol == "DSMR"
@@ -134,68 +133,11 @@ async def test_settings_reads_general_settings_without_password(
     assert "s3cret" not in repr(settings)
 
 
-async def test_update_settings_puts_only_the_change_and_reads_back(
-    emulator: Emulator, session: aiohttp.ClientSession
-) -> None:
-    """PUT carries the nested change only; the read-back shows it applied."""
-    client = client_for(emulator, session)
-    result = await client.update_settings({"services": {"sd": {"frequency": 60}}})
-    assert [r.body for r in emulator.requests("PUT")] == [{"services": {"sd": {"frequency": 60}}}]
-    assert result["services"]["sd"]["frequency"] == 60
-    assert result["services"]["sd"]["enable"] is False
-
-
-async def test_update_settings_rejected_by_device_is_an_error(
-    emulator: Emulator, session: aiohttp.ClientSession
-) -> None:
-    """The device refuses an out-of-range value: the write is not reported as done."""
-    client = client_for(emulator, session)
-    with pytest.raises(WhatwattResponseError) as err:
-        await client.update_settings({"services": {"report_interval": 0}})
-    assert err.value.status == 400
-    assert err.value.error is not None
-    assert (await client.settings())["services"]["report_interval"] == 30
-
-
-@pytest.mark.parametrize(
-    "changes", [{"services": 5}, {"system": {"name": object()}}, {1: {}}, ["services"]]
-)
-async def test_update_settings_with_malformed_changes_sends_nothing(
-    emulator: Emulator, session: aiohttp.ClientSession, changes: dict[str, Any]
-) -> None:
-    """Changes must be sections of JSON values; anything else fails before sending."""
-    with pytest.raises(WhatwattValidationError):
-        await client_for(emulator, session).update_settings(changes)
-    assert emulator.log == []
-
-
-async def test_update_settings_with_nothing_writes_nothing(
-    emulator: Emulator, session: aiohttp.ClientSession
-) -> None:
-    """No changes: no PUT, just the current settings."""
-    result = await client_for(emulator, session).update_settings({})
-    assert result["services"]["broadcast"] is True
-    assert [r.method for r in emulator.log] == ["GET"]
-
-
-async def test_new_password_is_used_after_changing_it(
-    emulator_factory: Any, session: aiohttp.ClientSession
-) -> None:
-    """Changing system.password switches the client to the new one for the read-back and on."""
-    emu = await emulator_factory(password="old")
-    client = client_for(emu, session, password="old")
-    result = await client.update_settings({"system": {"password": "new"}})
-    assert "password" not in result["system"]
-    assert emu.password == "new"
-    await client.system()
-    assert all(r.authorized for r in emu.log if r.status == 200)
-
-
 async def test_report_on_free_licence_raises_licence_required(
     emulator: Emulator, session: aiohttp.ClientSession
 ) -> None:
     """FREE answers 404 "License required": a dedicated error, not a missing device."""
-    with pytest.raises(WhatwattLicenceRequired) as err:
+    with pytest.raises(WhatwattLicenseRequired) as err:
         await client_for(emulator, session).report()
     assert err.value.status == 404
     assert "License required" in str(err.value)

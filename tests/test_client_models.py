@@ -135,8 +135,8 @@ def test_system_info_reads_the_vendor_example() -> None:
     )
     assert info.device.plug.v_scap == 4.87
     assert info.device.plug.v_usb == 5.16
-    assert info.device.licence.type == "PLUS"
-    assert info.device.licence.activation_date == "2025-09-24T11:05:41Z"
+    assert info.device.license.type == "PLUS"
+    assert info.device.license.activation_date == "2025-09-24T11:05:41Z"
     assert info.meter.status == "OK"
     assert info.meter.manufacturer == "Landis+Gyr"
     assert info.meter.type == "LGZ1030784855204"
@@ -172,7 +172,7 @@ def test_system_info_missing_and_mistyped_leaves_are_none() -> None:
     assert info.device.id is None
     assert info.device.plug.v_scap is None
     assert info.device.time_since_boot is None
-    assert info.device.licence.type is None
+    assert info.device.license.type is None
     assert info.meter.status is None
     assert info.wifi.rssi is None
     assert info.ethernet.mac is None

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import ast
 from pathlib import Path
+import re
 import subprocess
 import sys
+import tomllib
 
 import custom_components.whatwatt.client as client_package
 
@@ -49,7 +52,7 @@ def test_public_api_has_the_agreed_names() -> None:
     agreed = {
         "WhatwattClient", "SystemInfo", "MeterSettings", "Report", "LiveEvent", "Measurements",
         "Scaler", "WhatwattError", "WhatwattConnectionError", "WhatwattTimeoutError",
-        "WhatwattAuthError", "WhatwattResponseError", "WhatwattLicenceRequired",
+        "WhatwattAuthError", "WhatwattResponseError", "WhatwattLicenseRequired",
         "WhatwattStreamTakenOver", "WhatwattStreamStale", "WhatwattValidationError",
     }  # fmt: skip
     assert agreed <= set(client_package.__all__)
@@ -59,3 +62,25 @@ def test_public_api_has_the_agreed_names() -> None:
 def test_package_is_typed() -> None:
     """PEP 561 marker for the integration package that contains the client."""
     assert (CLIENT_DIR.parent / "py.typed").is_file()
+
+
+def _imported(path: Path) -> set[str]:
+    """The top-level modules a file imports (relative imports left out)."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+def test_the_client_declares_exactly_what_it_imports() -> None:
+    """Every third-party module the client imports is a declared dependency, and every
+    declared dependency is used: it could be published as it is."""
+    project = tomllib.loads((CLIENT_DIR / "pyproject.toml").read_text())["project"]
+    declared = {re.split(r"[<>=!~\[ ]", spec)[0] for spec in project["dependencies"]}
+    imported = set().union(*(_imported(path) for path in CLIENT_DIR.glob("*.py")))
+    third_party = imported - set(sys.stdlib_module_names) - {"__future__"}
+    assert third_party == declared
+    assert (CLIENT_DIR / project["readme"]).is_file()

@@ -26,7 +26,7 @@ from custom_components.whatwatt.client.scalers import (
     same_scalers,
     validate,
 )
-from custom_components.whatwatt.errors import describe
+from custom_components.whatwatt.errors import error_translation
 from whatwatt_emulator import Emulator, routes
 from whatwatt_emulator.pytest_plugin import EmulatorFactory
 
@@ -180,7 +180,7 @@ async def test_a_list_read_back_different_is_not_applied(
         await client_for(emulator, session).set_custom_scalers(wanted)
     assert err.value.field == "scalers"
     assert err.value.scalers == Scaler.list_from(emulator.custom_scalers)
-    assert describe(err.value, "whatwatt Go") == (
+    assert error_translation(err.value, "whatwatt Go") == (
         "setting_not_applied",
         {"name": "whatwatt Go", "field": "scalers"},
     )

@@ -16,7 +16,7 @@ from custom_components.whatwatt.client import (
     WhatwattStreamStale,
     WhatwattStreamTakenOver,
 )
-from custom_components.whatwatt.client.sse import SSEEvent, SSEParser, read_events
+from custom_components.whatwatt.client.sse import HEALTHY_EVENTS, SSEEvent, SSEParser, read_events
 
 LIVE = (
     b'event: live\ndata: {"P_In":0.036,"V_P1":230.1,"Date":"2024-08-24","Uptime":71.05}\n\n'
@@ -171,6 +171,20 @@ async def test_stream_ending_after_events_is_a_connection_error() -> None:
     with pytest.raises(WhatwattConnectionError) as err:
         await anext(events)
     assert not isinstance(err.value, WhatwattStreamTakenOver)
+
+
+@pytest.mark.parametrize(("events", "taken_over"), [(1, True), (2, True), (3, False)])
+async def test_a_clean_end_after_one_or_two_events_is_a_takeover(
+    events: int, taken_over: bool
+) -> None:
+    """The device sends a new client the current reading at once and closes our stream
+    cleanly: one that connects right after us shows up as our second event.  A stream that
+    delivered HEALTHY_EVENTS (3) before a clean end just ended."""
+    stream = FakeStream([b"data: x\n\n"] * events)
+    with pytest.raises(WhatwattConnectionError) as err:
+        await collect(stream)
+    assert isinstance(err.value, WhatwattStreamTakenOver) is taken_over
+    assert HEALTHY_EVENTS == 3
 
 
 async def test_silence_raises_stale() -> None:

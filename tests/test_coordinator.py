@@ -12,6 +12,7 @@ poll intervals); requests to the emulator are real.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 import itertools
 import logging
 from unittest.mock import patch
@@ -26,6 +27,8 @@ import pytest
 
 from custom_components.whatwatt.client import LiveEvent
 from custom_components.whatwatt.const import DOMAIN
+from custom_components.whatwatt.coordinator import boot_instant, is_new_boot
+from custom_components.whatwatt.live import lost_after
 from tests.integration_common import (
     async_pass_time,
     async_setup,
@@ -567,6 +570,30 @@ async def test_an_event_without_uptime_is_no_reboot(
     """Firmware that leaves Uptime out of the stream: no reboot is guessed, no extra read."""
     entry = await async_setup(hass, make_entry(emulator))
     reads = len(emulator.requests("GET", "/api/v1/system"))
-    entry.runtime_data.stream._async_first_event(LiveEvent())
+    entry.runtime_data.system.async_note_uptime(LiveEvent().time_since_boot)
     await hass.async_block_till_done()
     assert len(emulator.requests("GET", "/api/v1/system")) == reads
+
+
+@pytest.mark.parametrize(
+    ("report_interval", "seconds"),
+    [(None, 30.0), (1.0, 30.0), (10.0, 30.0), (15.0, 45.0), (60.0, 180.0)],
+)
+def test_data_is_lost_after_three_reports_or_thirty_seconds(
+    report_interval: float | None, seconds: float
+) -> None:
+    """The one deadline for lost data (the stream) and for a link check: max(30 s, 3 x the
+    meter's report interval; 10 s while the device has not said it)."""
+    assert lost_after(report_interval) == seconds
+
+
+def test_one_rule_says_whether_the_device_rebooted() -> None:
+    """Boot instants from the stream (uptime in hours, two decimals) and from the system
+    (seconds) that are within a minute are the same boot; further apart, a reboot."""
+    now = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
+    booted = boot_instant(3600.4, now)
+    assert booted == datetime(2026, 12, 6, 10, 59, 59, tzinfo=UTC)
+    assert is_new_boot(None, booted)
+    assert not is_new_boot(booted, booted + timedelta(seconds=36))
+    assert not is_new_boot(booted, booted - timedelta(seconds=36))
+    assert is_new_boot(booted, booted + timedelta(seconds=61))

@@ -17,19 +17,20 @@ from custom_components.whatwatt.client.meter_settings import (
     READABLE_KEYS,
     SECRET_KEYS,
     SPECS,
-    Kind,
+    FieldType,
     validate,
 )
+from custom_components.whatwatt.link import LinkRisk, link_risk
 from whatwatt_emulator import meter_schema
 from whatwatt_emulator.meter_schema import FIELDS, SettingsError
 
 KINDS = {
-    "uint": Kind.INT,
-    "int": Kind.INT,
-    "real": Kind.FLOAT,
-    "bool": Kind.BOOL,
-    "enum": Kind.ENUM,
-    "key": Kind.KEY,
+    "uint": FieldType.INT,
+    "int": FieldType.INT,
+    "real": FieldType.FLOAT,
+    "bool": FieldType.BOOL,
+    "enum": FieldType.ENUM,
+    "key": FieldType.KEY,
 }
 
 
@@ -46,10 +47,20 @@ def test_same_readable_and_secret_fields() -> None:
 
 
 @pytest.mark.parametrize("name", list(SPECS))
+def test_what_the_device_detects_again_is_what_the_integration_checks(name: str) -> None:
+    """The emulated gateway detects the meter again after a change of exactly the settings
+    whose change the integration checks the link after (``link_risk``, any value)."""
+    checked = any(
+        link_risk(name, value) is not LinkRisk.NONE for value in (SPECS[name].default, object())
+    )
+    assert checked == (name in meter_schema.LINK_FIELDS)
+
+
+@pytest.mark.parametrize("name", list(SPECS))
 def test_same_kind_default_range_and_options(name: str) -> None:
     """Each field has the same wire kind, factory default, range and allowed options."""
     device, client = FIELDS[name], SPECS[name]
-    assert KINDS[device.kind] is client.kind
+    assert KINDS[device.kind] is client.type
     assert device.options == client.options
     assert device.minimum == client.minimum
     assert device.maximum == client.maximum

@@ -1,7 +1,7 @@
 """One error vocabulary: every key the shared mapping gives exists where it is shown.
 
-``errors.describe`` turns a client error into a translation key and placeholders; the same key
-is an exception message (actions, entities, coordinators), a form error (config and options
+``errors.error_translation`` turns a client error into a translation key and placeholders; the
+same key is an exception message (actions, entities, coordinators), a form error (config and options
 flows) or an abort reason.  Each text must exist, in every language, and use only placeholders
 the mapping provides (Home Assistant shows the raw key otherwise).
 """
@@ -23,7 +23,7 @@ from custom_components.whatwatt.client import (
     WhatwattResponseError,
     WhatwattSettingNotApplied,
 )
-from custom_components.whatwatt.errors import describe
+from custom_components.whatwatt.errors import error_translation
 
 TRANSLATIONS = Path(__file__).parent.parent / "custom_components" / "whatwatt" / "translations"
 LANGUAGES = sorted(path.stem for path in TRANSLATIONS.glob("*.json"))
@@ -55,7 +55,7 @@ def _text(tree: dict[str, Any], section: str, key: str) -> str:
 @pytest.mark.parametrize(("key", "error"), ERRORS.items())
 def test_each_client_error_has_its_own_key(key: str, error: WhatwattError) -> None:
     """Authentication, connection, refusal, not applied and anything else: five keys."""
-    assert describe(error, "whatwatt Go 9F8124")[0] == key
+    assert error_translation(error, "whatwatt Go 9F8124")[0] == key
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
@@ -65,5 +65,5 @@ def test_every_shared_key_is_translated_where_it_is_shown(language: str, section
     tree = json.loads((TRANSLATIONS / f"{language}.json").read_text())
     for key in WHERE[section]:
         text = _text(tree, section, key)
-        _, placeholders = describe(ERRORS[key], "whatwatt Go 9F8124")
+        _, placeholders = error_translation(ERRORS[key], "whatwatt Go 9F8124")
         assert set(re.findall(r"{(\w+)}", text)) <= set(placeholders), (section, key)

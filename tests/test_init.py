@@ -17,7 +17,7 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.whatwatt.const import DOMAIN
-from custom_components.whatwatt.entity import configuration_url
+from custom_components.whatwatt.entity import configuration_url, gateway_name
 from custom_components.whatwatt.sensor import LIVE_SENSORS, SYSTEM_SENSORS
 from tests.integration_common import async_setup, async_wait_for, make_entry
 from whatwatt_emulator import Emulator
@@ -171,8 +171,16 @@ async def test_unload_withdraws_repair_issues(
 def test_web_ui_address() -> None:
     """The device page links to its Web UI; IPv6 in brackets, port only when not 80."""
     assert configuration_url("192.0.2.1", 80) == "http://192.0.2.1/"
-    assert configuration_url("whatwatt-9F8124.local", 8080) == "http://whatwatt-9F8124.local:8080/"
+    # host names are case-insensitive: yarl writes them in lower case
+    assert configuration_url("whatwatt-9F8124.local", 8080) == "http://whatwatt-9f8124.local:8080/"
     assert configuration_url("fe80::1", 80) == "http://[fe80::1]/"
+    assert configuration_url("fe80::1", 8080) == "http://[fe80::1]:8080/"
+
+
+def test_the_gateway_is_named_as_in_its_web_ui_or_by_its_id() -> None:
+    """One rule for the gateway's name (the entry title, the device, the discovery card)."""
+    assert gateway_name("Basement meter", "A842E39F8124") == "Basement meter"
+    assert gateway_name(None, "A842E39F8124") == "whatwatt Go 9F8124"
 
 
 TRANSLATIONS = Path(__file__).parent.parent / "custom_components" / "whatwatt" / "translations"

@@ -30,10 +30,17 @@ from pytest_homeassistant_custom_component.components.diagnostics import (
 
 from custom_components.whatwatt.client.meter_settings import SPECS
 from custom_components.whatwatt.const import DOMAIN
+from custom_components.whatwatt.link import (
+    Link,
+    LinkRisk,
+    MeterSettingsChange,
+    link_risk,
+    verdict,
+)
 from whatwatt_emulator import Emulator
 from whatwatt_emulator.pytest_plugin import EmulatorFactory
 
-from .integration_common import async_pass_time
+from .integration_common import async_pass_time, async_setup, make_entry
 from .settings_common import KEY, METER_SETTINGS_PATH, loaded, meter_writes
 
 POWER = "sensor.whatwatt_go_9f8124_meter_power_import"
@@ -97,6 +104,19 @@ async def _flow_step(
     return await manager.async_configure(result["flow_id"])
 
 
+async def _repair_step(
+    hass: HomeAssistant, result: FlowResult, freezer: FrozenDateTimeFactory
+) -> Any:
+    """Let the link check of a repair flow's progress step end; return its next step."""
+    manager = repairs_flow_manager(hass)
+    assert manager is not None
+    assert result["type"] is FlowResultType.SHOW_PROGRESS, result
+    await _until(
+        hass, freezer, lambda: manager.async_get(result["flow_id"])["step_id"] != "check_link"
+    )
+    return await manager.async_configure(result["flow_id"])
+
+
 async def _change_in_options(
     hass: HomeAssistant, entry: MockConfigEntry, **changes: Any
 ) -> FlowResult:
@@ -136,6 +156,7 @@ async def test_a_change_that_cuts_the_link_ends_in_the_link_lost_step(
     assert result["step_id"] == "link_lost"
     assert result["menu_options"] == ["undo", "edit_again", "keep"]
     assert result["description_placeholders"] == {
+        "name": "whatwatt Go 9F8124",
         "status": "Not connected",
         "changes": "- Interface type: Automatic → M-Bus",
     }
@@ -209,13 +230,13 @@ async def test_keep_leaves_the_repair_whose_undo_brings_the_link_back(
     assert manager is not None
     fix = await manager.async_init(DOMAIN, data={"issue_id": _issue_id(entry)})
     assert fix["type"] is FlowResultType.MENU
-    assert fix["menu_options"] == ["undo", "dismiss"]
+    assert fix["step_id"] == "link_lost"
+    assert fix["menu_options"] == ["undo", "edit_again", "keep"]
     emulator.log.clear()
     fix = await manager.async_configure(fix["flow_id"], {"next_step_id": "undo"})
     assert fix["type"] is FlowResultType.SHOW_PROGRESS
     assert meter_writes(emulator) == [("PUT", {"if_type": "auto"})]
-    await _until(hass, freezer, lambda: manager.async_get(fix["flow_id"])["step_id"] != "undo")
-    fix = await manager.async_configure(fix["flow_id"])
+    fix = await _repair_step(hass, fix, freezer)
     assert fix["type"] is FlowResultType.CREATE_ENTRY
     assert issue_registry.async_get_issue(DOMAIN, _issue_id(entry)) is None
 
@@ -499,15 +520,15 @@ async def test_a_newer_change_supersedes_the_check_of_the_older_one(
     assert newer.result().link == "ok"
 
 
-async def test_repair_flow_dismiss_forgets_the_change_and_undo_that_fails_is_still_lost(
+async def test_repair_undo_that_fails_offers_the_choices_again_and_keep_closes_the_issue(
     hass: HomeAssistant,
     entry: MockConfigEntry,
     emulator: Emulator,
     freezer: FrozenDateTimeFactory,
     issue_registry: ir.IssueRegistry,
 ) -> None:
-    """Undo that does not bring the link back says so and the issue stays; "I will fix it
-    myself" closes the issue and forgets the change."""
+    """Undo that does not bring the link back says so, with the same choices, and the issue
+    stays; *Keep it as it is* closes the issue and forgets the change."""
     manager = repairs_flow_manager(hass)
     assert manager is not None
     await _lose_the_link(hass, freezer, entry, {"if_type": "mbus", "baudrate": 9600})
@@ -515,18 +536,71 @@ async def test_repair_flow_dismiss_forgets_the_change_and_undo_that_fails_is_sti
     fix = await manager.async_init(DOMAIN, data={"issue_id": _issue_id(entry)})
     assert "Baud rate: 115200 → 9600" in fix["description_placeholders"]["changes"]
     fix = await manager.async_configure(fix["flow_id"], {"next_step_id": "undo"})
-    await _until(hass, freezer, lambda: manager.async_get(fix["flow_id"])["step_id"] != "undo")
-    fix = await manager.async_configure(fix["flow_id"])
-    assert fix["type"] is FlowResultType.ABORT
-    assert fix["reason"] == "still_lost"
-    assert fix["description_placeholders"] == {"status": "Not connected"}
+    fix = await _repair_step(hass, fix, freezer)
+    assert fix["type"] is FlowResultType.MENU
+    assert fix["step_id"] == "link_lost"
+    assert fix["description_placeholders"]["status"] == "Not connected"
+    assert fix["menu_options"] == ["undo", "edit_again", "keep"]
     assert issue_registry.async_get_issue(DOMAIN, _issue_id(entry)) is not None
 
-    fix = await manager.async_init(DOMAIN, data={"issue_id": _issue_id(entry)})
-    fix = await manager.async_configure(fix["flow_id"], {"next_step_id": "dismiss"})
+    fix = await manager.async_configure(fix["flow_id"], {"next_step_id": "keep"})
     assert fix["type"] is FlowResultType.CREATE_ENTRY
     assert issue_registry.async_get_issue(DOMAIN, _issue_id(entry)) is None
     assert entry.runtime_data.link.last_change is None
+
+
+@pytest.mark.parametrize("flow", ["options", "repair"])
+async def test_both_flows_offer_the_same_choices_after_a_key_change(
+    hass: HomeAssistant,
+    emulator_factory: EmulatorFactory,
+    freezer: FrozenDateTimeFactory,
+    flow: str,
+) -> None:
+    """A wrong key lost the link: right after the change (options) and later (the repair)
+    the user gets the same steps: enter the key again (the settings form, key fields empty),
+    or clear it (one PUT of 32 zeros, then the link is checked again)."""
+    assert await async_setup_component(hass, "repairs", {})
+    emulator = await emulator_factory(meter="dlms")
+    emulator.store_meter_settings(
+        {**emulator.meter_settings, "encryption": True, "encryption_key": emulator.config.meter_key}
+    )
+    async with loaded(hass, emulator, []) as entry:
+        result = await _change_in_options(hass, entry, encryption_key=KEY)
+        result = await _flow_step(hass, result, freezer)
+        step: Any = _flow_step
+        configure = hass.config_entries.options.async_configure
+        if flow == "repair":
+            manager = repairs_flow_manager(hass)
+            assert manager is not None
+            result = await manager.async_init(DOMAIN, data={"issue_id": _issue_id(entry)})
+            step, configure = _repair_step, manager.async_configure
+        assert result["step_id"] == "link_lost_key"
+        assert result["menu_options"] == ["reenter_key", "clear_key", "keep"]
+        form = await configure(result["flow_id"], {"next_step_id": "reenter_key"})
+        assert form["type"] is FlowResultType.FORM
+        assert form["step_id"] == "edit"
+        assert "encryption_key" in {
+            str(marker)
+            for part in form["data_schema"].schema.values()
+            for marker in part.schema.schema
+        }
+        assert KEY not in str(form)
+
+        # The form is still open: the same flow goes on with the other choice.
+        sections: dict[str, dict[str, Any]] = {str(key): {} for key in form["data_schema"].schema}
+        sections["security"] = {"clear_encryption_key": True}
+        result = await configure(result["flow_id"], sections)
+        emulator.log.clear()
+        if result["step_id"] == "confirm":
+            result = await configure(result["flow_id"], {})
+        assert meter_writes(emulator) == [("PUT", {"encryption_key": "0" * 32})]
+        result = await step(hass, result, freezer)
+        assert result["step_id"] == "link_lost_key"  # no key at all: KEY REQUIRED
+        assert result["description_placeholders"]["status"] == "Encryption key required"
+        emulator.log.clear()
+        result = await configure(result["flow_id"], {"next_step_id": "clear_key"})
+        assert meter_writes(emulator) == [("PUT", {"encryption_key": "0" * 32})]
+        assert result["type"] is FlowResultType.SHOW_PROGRESS
 
 
 async def test_repair_flow_of_an_unloaded_entry_aborts(
@@ -643,3 +717,210 @@ async def test_clearing_a_key_that_cannot_be_sent_ends_the_flow_with_the_reason(
         )
         assert result["type"] is FlowResultType.ABORT
         assert result["reason"] == "cannot_connect"
+
+
+async def test_a_lost_link_survives_a_reload_and_its_undo_still_works(
+    hass: HomeAssistant,
+    entry: MockConfigEntry,
+    emulator: Emulator,
+    freezer: FrozenDateTimeFactory,
+    issue_registry: ir.IssueRegistry,
+) -> None:
+    """Home Assistant reloads the entry (as it does 30 s after an entity is enabled) while
+    the link is lost: within a minute the same issue is back, its Undo sends exactly one PUT
+    of the previous values, and the issue withdraws once the link is OK."""
+    await _lose_the_link(hass, freezer, entry, {"if_type": "mbus", "baudrate": 9600})
+    assert await hass.config_entries.async_reload(entry.entry_id)
+    await hass.async_block_till_done()
+    waited = await _until(
+        hass, freezer, lambda: issue_registry.async_get_issue(DOMAIN, _issue_id(entry)) is not None
+    )
+    assert waited <= 60
+    issue = issue_registry.async_get_issue(DOMAIN, _issue_id(entry))
+    assert issue is not None
+    assert issue.translation_placeholders["changes"] == (
+        "- Baud rate: 115200 → 9600\n- Interface type: Automatic → M-Bus"
+    )
+    manager = repairs_flow_manager(hass)
+    assert manager is not None
+    fix = await manager.async_init(DOMAIN, data={"issue_id": _issue_id(entry)})
+    emulator.log.clear()
+    fix = await manager.async_configure(fix["flow_id"], {"next_step_id": "undo"})
+    assert meter_writes(emulator) == [("PUT", {"baudrate": 115200, "if_type": "auto"})]
+    fix = await _repair_step(hass, fix, freezer)
+    assert fix["type"] is FlowResultType.CREATE_ENTRY
+    assert issue_registry.async_get_issue(DOMAIN, _issue_id(entry)) is None
+    assert entry.runtime_data.link.last_change is None
+
+
+def _stored(entry_id: str, change: dict[str, Any]) -> dict[str, Any]:
+    """The entry's storage file as Home Assistant keeps it, holding a change of the link."""
+    return {
+        "version": 1,
+        "minor_version": 1,
+        "key": f"{DOMAIN}.{entry_id}",
+        "data": {"link": change},
+    }
+
+
+async def test_a_lost_link_is_back_after_a_restart(
+    hass: HomeAssistant,
+    hass_storage: dict[str, Any],
+    emulator: Emulator,
+    freezer: FrozenDateTimeFactory,
+    issue_registry: ir.IssueRegistry,
+) -> None:
+    """Home Assistant starts with a kept change while the meter is NOT CONNECTED (the change
+    was made before the restart): the issue is back within a minute, with its Undo."""
+    assert await async_setup_component(hass, "repairs", {})
+    emulator.store_meter_settings({**emulator.meter_settings, "if_type": "mbus"})
+    entry = make_entry(emulator)
+    hass_storage[f"{DOMAIN}.{entry.entry_id}"] = _stored(
+        entry.entry_id, {"fields": {"if_type": ["auto", "mbus"]}, "keys": []}
+    )
+    await async_setup(hass, entry)
+    waited = await _until(
+        hass, freezer, lambda: issue_registry.async_get_issue(DOMAIN, _issue_id(entry)) is not None
+    )
+    assert waited <= 60
+    assert entry.runtime_data.link.last_change is not None
+    assert entry.runtime_data.link.last_change.undo() == {"if_type": "auto"}
+
+
+async def test_a_kept_change_is_forgotten_once_the_link_works(
+    hass: HomeAssistant,
+    hass_storage: dict[str, Any],
+    emulator: Emulator,
+    freezer: FrozenDateTimeFactory,
+    issue_registry: ir.IssueRegistry,
+) -> None:
+    """The meter talks again after the restart (fixed meanwhile): no issue, and the kept change
+    is gone from storage; removing the entry then leaves nothing of it in storage."""
+    entry = make_entry(emulator)
+    key = f"{DOMAIN}.{entry.entry_id}"
+    hass_storage[key] = _stored(entry.entry_id, {"fields": {"if_type": ["auto", "p1"]}, "keys": []})
+    await async_setup(hass, entry)
+    await _until(hass, freezer, lambda: entry.runtime_data.link.last_change is None)
+    assert issue_registry.async_get_issue(DOMAIN, _issue_id(entry)) is None
+    await async_pass_time(hass, freezer, 5)
+    assert "link" not in hass_storage[key]["data"]
+    await hass.config_entries.async_remove(entry.entry_id)
+    await hass.async_block_till_done()
+    assert key not in hass_storage
+
+
+@pytest.mark.parametrize(
+    ("status", "previous", "reachable", "data_seen", "overdue", "expected"),
+    [
+        pytest.param("OK", None, True, True, False, Link.OK, id="ok-with-data"),
+        pytest.param("OK", None, True, False, False, None, id="ok-waiting-for-data"),
+        pytest.param("OK", None, True, False, True, Link.LOST, id="ok-but-no-data-in-time"),
+        pytest.param("NOT CONNECTED", None, True, False, False, None, id="first-bad-status"),
+        pytest.param("NOT CONNECTED", "NOT CONNECTED", True, False, False, Link.LOST, id="settled"),
+        pytest.param("NO DATA", "NOT CONNECTED", True, False, False, None, id="still-moving"),
+        pytest.param("RECOGNITION", "RECOGNITION", True, False, False, None, id="recognising"),
+        pytest.param("RECOGNITION", "RECOGNITION", True, False, True, Link.LOST, id="stuck"),
+        pytest.param(None, None, True, True, False, None, id="no-fresh-read-yet"),
+        pytest.param(None, "OK", False, True, False, Link.UNREACHABLE, id="gateway-gone"),
+    ],
+)
+def test_the_verdict_of_a_check(
+    status: str | None,
+    previous: str | None,
+    reachable: bool,
+    data_seen: bool,
+    overdue: bool,
+    expected: Link | None,
+) -> None:
+    """How a check decides, from what it has seen (no timing involved)."""
+    assert (
+        verdict(
+            status=status,
+            previous=previous,
+            reachable=reachable,
+            data_seen=data_seen,
+            overdue=overdue,
+        )
+        is expected
+    )
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "risk"),
+    [
+        ("if_type", "mbus", LinkRisk.CONFIRMED),
+        ("if_type", "auto", LinkRisk.CHECKED),
+        ("baudrate", 9600, LinkRisk.CONFIRMED),
+        ("auto_baudrate", True, LinkRisk.CHECKED),
+        ("rx_invert", True, LinkRisk.CONFIRMED),
+        ("encryption", False, LinkRisk.CHECKED),
+        ("encryption_key", "0" * 32, LinkRisk.CONFIRMED),
+        ("authentication_key", KEY, LinkRisk.CONFIRMED),
+        ("scalers_set", "custom", LinkRisk.CHECKED),
+        ("scalers_set", "default", LinkRisk.CHECKED),
+        ("conv_factor", 2, LinkRisk.NONE),
+        ("time_offset", 60, LinkRisk.NONE),
+        ("sync_time_offset_with_ntp", True, LinkRisk.NONE),
+    ],
+)
+def test_what_a_change_can_do_to_the_link(key: str, value: Any, risk: LinkRisk) -> None:
+    """One rule: leaving "automatic"/"off" or any key is confirmed first and checked after; a
+    return to the default, and the scaler set (the gateway detects the meter again), are
+    checked without asking; time and scaling are neither."""
+    assert link_risk(key, value) is risk
+
+
+def test_a_kept_change_holds_no_key_and_reads_back_the_same() -> None:
+    """What the store keeps: the readable fields' values, a key by its name only; a broken or
+    unknown file is no change at all."""
+    change = MeterSettingsChange(fields={"if_type": ("auto", "mbus")}, keys=("encryption_key",))
+    kept = json.loads(json.dumps(change.as_dict()))
+    assert kept == {"fields": {"if_type": ["auto", "mbus"]}, "keys": ["encryption_key"]}
+    assert MeterSettingsChange.from_dict(kept) == change
+    assert MeterSettingsChange.from_dict(None) is None
+    assert MeterSettingsChange.from_dict({"fields": [], "keys": []}) is None
+    odd = {"fields": {"if_type": ["auto"], "nonsense": [1, 2]}, "keys": ["KEY", "encryption_key"]}
+    assert MeterSettingsChange.from_dict(odd) == MeterSettingsChange(
+        fields={}, keys=("encryption_key",)
+    )
+
+
+async def test_a_flow_checking_the_link_ends_cleanly_when_the_entry_reloads(
+    hass: HomeAssistant,
+    entry: MockConfigEntry,
+    emulator: Emulator,
+    freezer: FrozenDateTimeFactory,
+    issue_registry: ir.IssueRegistry,
+) -> None:
+    """The entry reloads while the options flow waits for the check: the flow ends saying the
+    check was interrupted (not "done"), and the reloaded entry checks the kept change itself."""
+    result = await _change_in_options(hass, entry, if_type="mbus")
+    assert result["step_id"] == "check_link"
+    assert await hass.config_entries.async_reload(entry.entry_id)
+    manager = hass.config_entries.options
+    await _until(
+        hass, freezer, lambda: manager.async_get(result["flow_id"])["step_id"] != "check_link"
+    )
+    result = await manager.async_configure(result["flow_id"])
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "check_interrupted"
+    await _until(
+        hass, freezer, lambda: issue_registry.async_get_issue(DOMAIN, _issue_id(entry)) is not None
+    )
+
+
+async def test_a_status_read_before_the_change_does_not_decide_its_check(
+    hass: HomeAssistant, entry: MockConfigEntry, emulator: Emulator, freezer: FrozenDateTimeFactory
+) -> None:
+    """Right after the write the coordinators still hold what they had before it (meter OK,
+    data flowing): the check ignores both until a read begun after the change comes in, and
+    only data that arrives counts (a failure does not)."""
+    link = entry.runtime_data.link
+    write = await link.async_write({"if_type": "mbus"})  # its first status read is under way
+    entry.runtime_data.system.async_update_listeners()  # the status from before: OK
+    entry.runtime_data.live.async_set_update_error(RuntimeError("data stopped"))
+    entry.runtime_data.live.async_set_updated_data(entry.runtime_data.live.data)
+    outcome = asyncio.get_running_loop().create_task(link.async_outcome(write))
+    await _until(hass, freezer, outcome.done)
+    assert outcome.result().link == "lost"
+    assert outcome.result().meter_status == "NOT CONNECTED"

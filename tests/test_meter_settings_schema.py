@@ -18,7 +18,7 @@ from custom_components.whatwatt.client.meter_settings import (
     READABLE_KEYS,
     SECRET_KEYS,
     SPECS,
-    Kind,
+    FieldType,
     MeterSettings,
     Section,
     SettingSpec,
@@ -162,7 +162,7 @@ def test_choices_have_translation_keys_and_map_back_to_the_device_spelling() -> 
     assert SPECS["stop_bits"].option_keys == ("1", "1_5", "2")
     assert SPECS["method"].option_keys == ("passive_push",)
     for spec in SPECS.values():
-        if spec.kind is not Kind.ENUM:
+        if spec.type is not FieldType.ENUM:
             assert spec.option_keys == ()
             continue
         assert [spec.option_key(o) for o in spec.options] == list(spec.option_keys)
@@ -181,7 +181,9 @@ def test_choices_have_translation_keys_and_map_back_to_the_device_spelling() -> 
 def test_choices_without_distinct_valid_keys_are_refused(options: tuple[str, ...]) -> None:
     """Two choices with one key, or a choice with no key at all, cannot be declared."""
     with pytest.raises(ValueError, match="x: options"):
-        SettingSpec(key="x", kind=Kind.ENUM, section=Section.SERIAL, default="", options=options)
+        SettingSpec(
+            key="x", type=FieldType.ENUM, section=Section.SERIAL, default="", options=options
+        )
 
 
 def test_model_treats_a_mistyped_value_as_not_reported(
@@ -229,14 +231,14 @@ def test_model_checks_each_kind(key: str, value: Any) -> None:
 
 def _valid_value(key: str) -> st.SearchStrategy[Any]:
     spec = SPECS[key]
-    match spec.kind:
-        case Kind.ENUM:
+    match spec.type:
+        case FieldType.ENUM:
             return st.sampled_from(spec.options)
-        case Kind.BOOL:
+        case FieldType.BOOL:
             return st.booleans()
-        case Kind.KEY:
+        case FieldType.KEY:
             return st.text("0123456789abcdefABCDEF", min_size=32, max_size=32)
-        case Kind.INT:
+        case FieldType.INT:
             return st.integers(int(spec.minimum or 0), int(spec.maximum or 0))
         case _:
             return st.floats(spec.minimum, spec.maximum, allow_nan=False)
@@ -266,3 +268,14 @@ def test_junk_is_rejected_or_valid_never_crashes(key: str, value: Any) -> None:
         assert err.field == key  # noqa: PT017 - either outcome is legal, only the shape is checked
     else:
         assert set(out) == {key}
+
+
+def test_only_numeric_settings_have_bounds() -> None:
+    """Every numeric setting has both documented bounds; asking another for them is a bug."""
+    for spec in SPECS.values():
+        if spec.type in (FieldType.INT, FieldType.FLOAT):
+            low, high = spec.bounds
+            assert low < high, spec.key
+        else:
+            with pytest.raises(TypeError):
+                spec.bounds  # noqa: B018

@@ -27,7 +27,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry, snapsh
 from syrupy.assertion import SnapshotAssertion
 
 from custom_components.whatwatt.client.meter_settings import SPECS
-from custom_components.whatwatt.helpers import ENABLED_BY_DEFAULT
+from custom_components.whatwatt.entity import ENABLED_BY_DEFAULT
 from whatwatt_emulator import Emulator
 
 from .settings_common import SETTING_ENTITIES, entity_id, loaded, meter_writes

@@ -34,10 +34,10 @@ from custom_components.whatwatt.client.meter_settings import (
     DEFAULTS,
     SECRET_KEYS,
     SPECS,
-    Kind,
+    FieldType,
     Section,
 )
-from custom_components.whatwatt.link import LINK_FIELDS
+from custom_components.whatwatt.link import LinkRisk, link_risk
 from whatwatt_emulator import Emulator
 
 from .integration_common import make_entry
@@ -143,12 +143,12 @@ async def test_options_flow_selectors_show_the_documented_choices_and_ranges(
     assert all(part["type"] == "expandable" for part in shown)
     for key, spec in SPECS.items():
         selector = selectors[key]
-        if spec.kind is Kind.ENUM:
+        if spec.type is FieldType.ENUM:
             assert selector["select"]["options"] == list(spec.option_keys)
             assert selector["select"]["translation_key"] == key
-        elif spec.kind is Kind.BOOL:
+        elif spec.type is FieldType.BOOL:
             assert "boolean" in selector
-        elif spec.kind is Kind.KEY:
+        elif spec.type is FieldType.KEY:
             assert selector["text"]["type"] == "password"
         else:
             assert selector["number"]["min"] == spec.minimum
@@ -233,7 +233,7 @@ def test_options_flow_is_translated(language: str) -> None:
         for field in (key, CLEAR + key) if spec.write_only else (key,):
             assert part["data"][field]
             assert part["data_description"][field]
-        if spec.kind is Kind.ENUM:
+        if spec.type is FieldType.ENUM:
             assert set(texts["selector"][key]["options"]) == set(spec.option_keys)
     ours = _leaves(texts["options"])
     reference = _leaves(english["options"])
@@ -472,7 +472,7 @@ def _end_at_the_link_check(hass: HomeAssistant, result: FlowResult, field: str) 
     for here, the test is about what was sent), any other change ends the flow."""
     if result["type"] is FlowResultType.SHOW_PROGRESS:
         assert result["progress_action"] == "check_link"
-        assert field in LINK_FIELDS
+        assert link_risk(field, None) is not LinkRisk.NONE
         hass.config_entries.options.async_abort(result["flow_id"])
     else:
         assert result["type"] is FlowResultType.CREATE_ENTRY
@@ -481,13 +481,13 @@ def _end_at_the_link_check(hass: HomeAssistant, result: FlowResult, field: str) 
 def valid_value(key: str) -> st.SearchStrategy[Any]:
     """Values the device accepts for a setting, drawn from its spec."""
     spec = SPECS[key]
-    if spec.kind is Kind.ENUM:
+    if spec.type is FieldType.ENUM:
         return st.sampled_from(spec.options)
-    if spec.kind is Kind.BOOL:
+    if spec.type is FieldType.BOOL:
         return st.booleans()
-    if spec.kind is Kind.KEY:
+    if spec.type is FieldType.KEY:
         return st.text("0123456789abcdefABCDEF", min_size=32, max_size=32)
-    if spec.kind is Kind.INT:
+    if spec.type is FieldType.INT:
         return st.integers(int(spec.minimum or 0), int(spec.maximum or 0))
     return st.floats(spec.minimum, spec.maximum)
 
@@ -517,7 +517,7 @@ async def test_options_flow_any_valid_value_reaches_the_device_as_typed(
         result = await hass.config_entries.options.async_configure(result["flow_id"], {})
 
     _end_at_the_link_check(hass, result, field)
-    expected = value.upper() if SPECS[field].kind is Kind.KEY else value
+    expected = value.upper() if SPECS[field].type is FieldType.KEY else value
     if before.get(field) == expected:
         assert meter_writes(emulator) == []
     else:

@@ -8,7 +8,7 @@ from pathlib import Path
 from homeassistant.const import Platform
 import pytest
 
-from custom_components.whatwatt.client.meter_settings import SPECS, Kind
+from custom_components.whatwatt.client.meter_settings import SPECS, FieldType
 
 from .settings_common import SETTING_ENTITIES
 
@@ -24,7 +24,7 @@ def test_setting_entities_are_translated(platform: Platform, language: str) -> N
     for key in SETTING_ENTITIES[platform]:
         entity = texts["entity"][platform][key]
         assert entity["name"]
-        if SPECS[key].kind is Kind.ENUM:
+        if SPECS[key].type is FieldType.ENUM:
             assert set(entity["state"]) == set(SPECS[key].option_keys)
             assert set(texts["selector"][key]["options"]) == set(SPECS[key].option_keys)
 

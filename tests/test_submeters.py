@@ -31,6 +31,7 @@ from syrupy.assertion import SnapshotAssertion
 
 from custom_components.whatwatt.client import Measurements, Volume
 from custom_components.whatwatt.const import DOMAIN
+from custom_components.whatwatt.submeters import async_known_submeters
 from whatwatt_emulator import Emulator
 from whatwatt_emulator.pytest_plugin import EmulatorFactory
 
@@ -425,3 +426,40 @@ async def test_the_medium_question_of_an_unloaded_entry_ends(
     flow = await manager.async_configure(flow["flow_id"], {"medium": "gas", "unit": "m³"})
     assert flow["type"] is FlowResultType.ABORT
     assert flow["reason"] == "not_loaded"
+
+
+async def test_the_known_sub_meters_are_those_seen_before_and_those_reported_now(
+    hass: HomeAssistant,
+    mbus: tuple[MockConfigEntry, Emulator],
+) -> None:
+    """One definition of which sub-meters exist, used by the sensors, the options step and the
+    diagnostics: a device seen before (gone from the data: no entry) and those in the data
+    now (with their entries), by bus; the picker names each one in the user's language."""
+    entry, emulator = mbus
+    water = _submeter(emulator, 2)["meter_id"]
+    emulator.remove_submeter(2)
+    await emulator.push_report()
+    await async_wait_for(hass, lambda: len(entry.runtime_data.live.data.volumes) == 1)
+    known = async_known_submeters(hass, entry)
+    assert [(submeter.bus, volume is not None) for submeter, volume in known.items()] == [
+        (1, True),
+        (2, False),
+    ]
+
+    manager = hass.config_entries.options
+    flow = await manager.async_init(entry.entry_id)
+    flow = await manager.async_configure(flow["flow_id"], {"next_step_id": "submeters"})
+    assert flow["step_id"] == "submeters"
+    gas = _submeter(emulator, 1)
+    assert [option["label"] for option in flow["data_schema"].schema["bus"].config["options"]] == [
+        f"Bus 1 · {gas['meter_id']} · {gas['cumulative']:g} (?)",
+        f"Bus 2 · {water} · - (?)",
+    ]
+    hass.config_entries.async_update_entry(
+        entry, options={"submeters": {"1": {"medium": "water", "unit": "m³"}}}
+    )
+    await hass.config.async_update(language="de")
+    flow = await manager.async_init(entry.entry_id)
+    flow = await manager.async_configure(flow["flow_id"], {"next_step_id": "submeters"})
+    label = flow["data_schema"].schema["bus"].config["options"][0]["label"]
+    assert label.endswith("(Wasser, m³)")

@@ -12,8 +12,8 @@ from homeassistant.helpers import config_validation as cv, device_registry as dr
 from homeassistant.helpers.aiohttp_client import async_create_clientsession
 from homeassistant.helpers.typing import ConfigType
 
-from .client import WhatwattClient
-from .const import DEFAULT_PORT, DOMAIN, FIRST_DATA_TIMEOUT, METER_STATUS_OK
+from .client import DEFAULT_PORT, WhatwattClient
+from .const import DOMAIN, FIRST_DATA_TIMEOUT, METER_STATUS_OK
 from .coordinator import (
     WhatwattConfigEntry,
     WhatwattLiveCoordinator,
@@ -21,11 +21,12 @@ from .coordinator import (
     WhatwattRuntimeData,
     WhatwattSystemCoordinator,
 )
-from .entity import async_update_devices, submeter_of
+from .entity import async_update_devices
 from .link import WhatwattMeterLink
 from .live import WhatwattLiveStream
 from .services import async_setup_services
-from .submeters import SubmeterId
+from .store import WhatwattStore, async_remove as async_remove_store
+from .submeters import reported_submeters, submeter_of
 
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 
@@ -57,6 +58,10 @@ async def async_setup_entry(hass: HomeAssistant, entry: WhatwattConfigEntry) -> 
     meter_settings = WhatwattMeterSettingsCoordinator(hass, entry, client)
     await meter_settings.async_config_entry_first_refresh()
 
+    store = WhatwattStore(hass, entry.entry_id)
+    await store.async_load()
+    entry.async_on_unload(store.async_flush)
+
     live = WhatwattLiveCoordinator(hass, entry)
     stream = WhatwattLiveStream(hass, entry, client, live, system)
     entry.runtime_data = WhatwattRuntimeData(
@@ -65,7 +70,10 @@ async def async_setup_entry(hass: HomeAssistant, entry: WhatwattConfigEntry) -> 
         meter_settings=meter_settings,
         live=live,
         stream=stream,
-        link=WhatwattMeterLink(hass, entry, meter_settings, system, live),
+        link=WhatwattMeterLink(
+            hass, entry, meter_settings=meter_settings, system=system, live=live, store=store
+        ),
+        store=store,
     )
     # Both devices exist before any entity: the meter's entities refer to the gateway.
     async_update_devices(hass, entry)
@@ -88,6 +96,11 @@ async def async_unload_entry(hass: HomeAssistant, entry: WhatwattConfigEntry) ->
     return await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
 
 
+async def async_remove_entry(hass: HomeAssistant, entry: WhatwattConfigEntry) -> None:
+    """The entry is deleted: nothing of it stays in Home Assistant's storage."""
+    await async_remove_store(hass, entry.entry_id)
+
+
 async def async_remove_config_entry_device(
     hass: HomeAssistant, entry: WhatwattConfigEntry, device: dr.DeviceEntry
 ) -> bool:
@@ -99,6 +112,4 @@ async def async_remove_config_entry_device(
     submeter = submeter_of(entry, device)
     if submeter is None:
         return False
-    data = entry.runtime_data.live.data
-    reported = data is not None and any(SubmeterId.of(v) == submeter for v in data.volumes)
-    return not reported
+    return submeter not in reported_submeters(entry.runtime_data.live.data)

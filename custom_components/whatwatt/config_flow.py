@@ -27,9 +27,9 @@ from homeassistant.helpers.service_info.zeroconf import ZeroconfServiceInfo
 import probatio as vol
 from yarl import URL
 
-from .client import SystemInfo, WhatwattClient
-from .const import DEFAULT_NAME, DEFAULT_PORT, DOMAIN, LOGGER, ZEROCONF_TYPE_GATEWAY
-from .entity import configuration_url
+from .client import DEFAULT_PORT, SystemInfo, WhatwattClient, device_url
+from .const import DOMAIN, LOGGER, ZEROCONF_TYPE_GATEWAY
+from .entity import configuration_url, gateway_name
 from .errors import translated_errors
 from .options_flow import WhatwattOptionsFlow
 
@@ -80,10 +80,6 @@ def _entry_data(host: str, port: int, password: str | None) -> dict[str, Any]:
     if password:
         data[CONF_PASSWORD] = password
     return data
-
-
-def _title(system: SystemInfo, device_id: str) -> str:
-    return system.device.name or f"{DEFAULT_NAME} {device_id[-6:]}"
 
 
 async def async_read_system(
@@ -186,7 +182,8 @@ class WhatwattConfigFlow(ConfigFlow, domain=DOMAIN):
         await self.async_set_unique_id(device_id, raise_on_progress=False)
         self._abort_if_unique_id_configured()
         return self.async_create_entry(
-            title=_title(system, device_id), data=_entry_data(self._host, self._port, password)
+            title=gateway_name(system.device.name, device_id),
+            data=_entry_data(self._host, self._port, password),
         )
 
     # Discovery ----------------------------------------------------------------------------
@@ -222,7 +219,7 @@ class WhatwattConfigFlow(ConfigFlow, domain=DOMAIN):
 
     @property
     def _display_name(self) -> str:
-        return self._name or f"{DEFAULT_NAME} {self._device_id[-6:]}"
+        return gateway_name(self._name, self._device_id)
 
     async def async_step_zeroconf_confirm(
         self, user_input: dict[str, Any] | None = None
@@ -237,7 +234,7 @@ class WhatwattConfigFlow(ConfigFlow, domain=DOMAIN):
             password = user_input[CONF_PASSWORD]
             if (system := await self._async_try(password, errors)) is not None:
                 return self.async_create_entry(
-                    title=_title(system, self._device_id),
+                    title=gateway_name(system.device.name, self._device_id),
                     data=_entry_data(self._host, self._port, password),
                 )
         if self._needs_password:
@@ -308,9 +305,9 @@ class WhatwattConfigFlow(ConfigFlow, domain=DOMAIN):
                 errors = {CONF_PASSWORD: "password_required"}
         else:
             port = entry.data.get(CONF_PORT, DEFAULT_PORT)
-            host = entry.data[CONF_HOST]
-            host = f"[{host}]" if ":" in host and port != DEFAULT_PORT else host
-            user_input = {CONF_HOST: host if port == DEFAULT_PORT else f"{host}:{port}"}
+            url = device_url(entry.data[CONF_HOST], port)
+            # an IPv6 address alone is accepted as typed; with a port it needs its brackets
+            user_input = {CONF_HOST: url.raw_authority if port != DEFAULT_PORT else url.host}
         return self.async_show_form(
             step_id="reconfigure",
             data_schema=self.add_suggested_values_to_schema(

@@ -10,7 +10,6 @@ DOMAIN: Final = "whatwatt"
 LOGGER: Final = logging.getLogger(__package__)
 
 MANUFACTURER: Final = "whatwatt"
-DEFAULT_PORT: Final = 80
 DEFAULT_NAME: Final = "whatwatt Go"
 
 ZEROCONF_TYPE_GATEWAY: Final = "100"
@@ -22,25 +21,23 @@ SYSTEM_INTERVAL_METER_PROBLEM: Final = timedelta(minutes=1)
 """While the meter link is not OK (e.g. a DLMS key is missing) look a little more often, so a
 fixed problem disappears from the UI within a minute."""
 METER_SETTINGS_INTERVAL: Final = timedelta(minutes=10)
-SYSTEM_READ_MIN_AGE: Final = 5.0
-"""Reads of the system information asked for at once (data stopped, device back, link check)
-are skipped when the last one is younger than this."""
+SYSTEM_READ_COOLDOWN: Final = 5.0
+"""Reads of the system information asked for at once (data stopped, device back, a reboot, the
+link check) come at most this often: the system coordinator's debouncer."""
 POLL_RETRY_SECONDS: Final = 60.0
 """After a failed poll, the next one comes this soon (not a whole interval later)."""
 
 # Live stream.
 STALE_MIN_SECONDS: Final = 30.0
 STALE_REPORT_FACTOR: Final = 3.0
-"""Live data is lost after max(30 s, 3 x the meter's report interval) without an event; then
-the system information is read at once, so the meter status follows within a minute."""
 DEFAULT_REPORT_INTERVAL: Final = 10.0
+"""Live data is lost after max(30 s, 3 x the meter's report interval) without an event
+(``live.lost_after``); the report interval is this while the device has not said it."""
 RETRY_MIN_SECONDS: Final = 1.0
 RETRY_MAX_SECONDS: Final = 60.0
 REBOOT_TOLERANCE_SECONDS: Final = 60.0
 """Boot instants (now - uptime) closer than this are the same boot: the stream sends the
 uptime in hours with two decimals (36 s), the system information in whole seconds."""
-HEALTHY_STREAM_EVENTS: Final = 3
-"""A stream that delivered this many events counts as working: backoff and takeovers reset."""
 TAKEOVER_LIMIT: Final = 3
 """Consecutive streams lost to another client before backing off longer and telling the user."""
 TAKEOVER_RETRY_SECONDS: Final = 300.0
@@ -48,7 +45,7 @@ REPORT_POLL_MIN_SECONDS: Final = 10.0
 """Fallback polling of ``/api/v1/report`` (PLUS/PRO) while the stream is down."""
 FIRST_DATA_TIMEOUT: Final = 10.0
 """How long setup waits for the first measurements to decide which sensors exist."""
-PAID_LICENCES: Final = frozenset({"PLUS", "PRO"})
+PAID_LICENSES: Final = frozenset({"PLUS", "PRO"})
 
 # Meter link status as the device spells it -> the enum option shown (and translated) in HA.
 METER_STATUS: Final[dict[str, str]] = {

@@ -4,13 +4,15 @@
   (``live.py``) pushes each event with ``async_set_updated_data`` and reports lost data with
   ``async_set_update_error``.
 * ``WhatwattSystemCoordinator``: ``/api/v1/system`` (identity, firmware, Wi-Fi, the meter link
-  status).  Its success decides whether the gateway counts as reachable.
+  status).  Its own success says whether the gateway answers (``reachable``), and it alone
+  decides whether the device rebooted (``async_note_uptime``).
 * ``WhatwattMeterSettingsCoordinator``: ``/api/v1/meter/settings``.
 
 The polls stay slow (the gateway may run on meter power and the vendor asks to call it
-sparingly); the runner asks the system coordinator for a refresh whenever the data stops or the
-device stops answering, and again when it is back.  Availability and the "unavailable" / "back"
-log lines are the coordinators' own (DataUpdateCoordinator).
+sparingly).  Everyone who wants the system read now (the stream runner when data stops or
+comes back, the link check) calls ``async_request_refresh``: the coordinator's debouncer reads
+at once and then at most once per ``SYSTEM_READ_COOLDOWN``, whoever asks.  Availability and
+the "unavailable" / "back" log lines are the coordinators' own (DataUpdateCoordinator).
 """
 
 from __future__ import annotations
@@ -21,8 +23,9 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Concatenate, override
 
 from homeassistant.config_entries import ConfigEntry
-from homeassistant.core import HomeAssistant
+from homeassistant.core import HomeAssistant, callback
 from homeassistant.exceptions import ConfigEntryAuthFailed
+from homeassistant.helpers.debounce import Debouncer
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
 from homeassistant.util import dt as dt_util
 
@@ -45,17 +48,19 @@ from .const import (
     REBOOT_TOLERANCE_SECONDS,
     SYSTEM_INTERVAL,
     SYSTEM_INTERVAL_METER_PROBLEM,
+    SYSTEM_READ_COOLDOWN,
 )
-from .errors import describe
+from .errors import error_translation
 
 if TYPE_CHECKING:
     from .link import WhatwattMeterLink
     from .live import WhatwattLiveStream
+    from .store import WhatwattStore
 
 
 @dataclass(kw_only=True)
 class WhatwattRuntimeData:
-    """What a loaded config entry holds: client, coordinators, stream runner and meter link."""
+    """What a loaded config entry holds: client, coordinators, stream runner, link, store."""
 
     client: WhatwattClient
     system: WhatwattSystemCoordinator
@@ -63,6 +68,7 @@ class WhatwattRuntimeData:
     live: WhatwattLiveCoordinator
     stream: WhatwattLiveStream
     link: WhatwattMeterLink
+    store: WhatwattStore
 
 
 type WhatwattConfigEntry = ConfigEntry[WhatwattRuntimeData]
@@ -82,7 +88,7 @@ def _coordinator_exception_handler[CoordinatorT: DataUpdateCoordinator[Any], T, 
             return await func(self, *args, **kwargs)
         except WhatwattError as err:
             assert self.config_entry is not None
-            key, placeholders = describe(err, self.config_entry.title)
+            key, placeholders = error_translation(err, self.config_entry.title)
             if isinstance(err, WhatwattAuthError):
                 raise ConfigEntryAuthFailed(
                     translation_domain=DOMAIN,
@@ -99,6 +105,20 @@ def _coordinator_exception_handler[CoordinatorT: DataUpdateCoordinator[Any], T, 
             ) from err
 
     return handler
+
+
+def boot_instant(uptime: float, now: datetime) -> datetime:
+    """When a device that has been up ``uptime`` seconds at ``now`` booted (whole seconds)."""
+    return (now - timedelta(seconds=uptime)).replace(microsecond=0)
+
+
+def is_new_boot(known: datetime | None, booted: datetime) -> bool:
+    """Tell whether ``booted`` is another boot than ``known``: the one rule for a reboot.
+
+    Boot instants closer than ``REBOOT_TOLERANCE_SECONDS`` are the same boot: the stream
+    sends the uptime in hours with two decimals (36 s), the system information in seconds.
+    """
+    return known is None or abs(booted - known) > timedelta(seconds=REBOOT_TOLERANCE_SECONDS)
 
 
 class WhatwattLiveCoordinator(DataUpdateCoordinator[Measurements]):
@@ -122,15 +142,39 @@ class WhatwattLiveCoordinator(DataUpdateCoordinator[Measurements]):
         return self.data
 
 
-class WhatwattSystemCoordinator(DataUpdateCoordinator[SystemInfo]):
+class _WhatwattPolledCoordinator[DataT](DataUpdateCoordinator[DataT]):
+    """A coordinator that reads one part of the device's API through the client."""
+
+    config_entry: WhatwattConfigEntry
+
+    def __init__(
+        self,
+        hass: HomeAssistant,
+        entry: WhatwattConfigEntry,
+        client: WhatwattClient,
+        *,
+        what: str,
+        interval: timedelta,
+        debouncer: Debouncer[Coroutine[Any, Any, None]] | None = None,
+    ) -> None:
+        """Read ``what`` of ``client`` every ``interval``."""
+        super().__init__(
+            hass,
+            LOGGER,
+            config_entry=entry,
+            name=f"{entry.title} {what}",
+            update_interval=interval,
+            request_refresh_debouncer=debouncer,
+        )
+        self.client = client
+
+
+class WhatwattSystemCoordinator(_WhatwattPolledCoordinator[SystemInfo]):
     """``/api/v1/system``: identity, firmware, uptime, Wi-Fi and the meter link status.
 
     Read every 5 minutes, every minute while the meter link is not OK (so a fixed link shows
-    soon), and at once when the runner says the data stopped or came back, or while the link is
-    checked after a change.
+    soon), and when asked (``async_request_refresh``: at once, then at most once per 5 s).
     """
-
-    config_entry: WhatwattConfigEntry
 
     def __init__(
         self, hass: HomeAssistant, entry: WhatwattConfigEntry, client: WhatwattClient
@@ -138,17 +182,23 @@ class WhatwattSystemCoordinator(DataUpdateCoordinator[SystemInfo]):
         """Poll the system information of ``client``."""
         super().__init__(
             hass,
-            LOGGER,
-            config_entry=entry,
-            name=f"{entry.title} system",
-            update_interval=SYSTEM_INTERVAL,
+            entry,
+            client,
+            what="system",
+            interval=SYSTEM_INTERVAL,
+            debouncer=Debouncer(hass, LOGGER, cooldown=SYSTEM_READ_COOLDOWN, immediate=True),
         )
-        self.client = client
         self.boot_time: datetime | None = None
-        """When the device booted; moves only when it really rebooted (not per poll): the
-        device's ``last_reboot`` changed, or the boot instant moved by more than a minute."""
+        """When the device booted; moves only when it really rebooted (``is_new_boot``), or
+        the device's ``last_reboot`` changed."""
         self._boot_marker: tuple[str | None, str | None] = (None, None)
-        self._read_at: float | None = None
+        self.reachable = True
+        """Whether the last read reached the device (False: no answer, or the password is
+        rejected)."""
+        self.reads = 0
+        """Reads started so far; ``data_read`` is the number of the one whose data is current
+        (a check ignores a read that began before the change it checks)."""
+        self.data_read = 0
 
     @property
     def meter_status(self) -> str | None:
@@ -161,14 +211,22 @@ class WhatwattSystemCoordinator(DataUpdateCoordinator[SystemInfo]):
         return None if self.data is None else self.data.meter.report_interval
 
     @property
-    def licence(self) -> str | None:
-        """The device's licence (``FREE``, ``PLUS``, ``PRO``)."""
-        return None if self.data is None else self.data.device.licence.type
+    def license(self) -> str | None:
+        """The device's license (``FREE``, ``PLUS``, ``PRO``)."""
+        return None if self.data is None else self.data.device.license.type
 
     @_coordinator_exception_handler
     @override
     async def _async_update_data(self) -> SystemInfo:
-        data = await self.client.system()
+        self.reads += 1
+        number = self.reads
+        try:
+            data = await self.client.system()
+        except WhatwattError as err:
+            self.reachable = not isinstance(err, WhatwattConnectionError | WhatwattAuthError)
+            raise
+        self.reachable = True
+        self.data_read = number
         self._update_boot_time(data)
         status = data.meter.status
         self.update_interval = (
@@ -176,49 +234,40 @@ class WhatwattSystemCoordinator(DataUpdateCoordinator[SystemInfo]):
         )
         return data
 
-    async def async_read(self, max_age: float) -> None:
-        """Read the system now, unless it was read less than ``max_age`` seconds ago.
+    @callback
+    def async_note_uptime(self, uptime: float | None) -> None:
+        """A new live stream says how long the device has been up: read it again after a reboot.
 
-        The stream runner (data stopped, device back) and the link check use it, so the
-        device is not asked twice in a row for the same thing.
+        The stream sees a reboot long before the next poll would (its first event after
+        reconnecting); reading the system then brings firmware, status and boot time.
         """
-        now = self.hass.loop.time()
-        if self._read_at is not None and now - self._read_at < max_age:
+        if uptime is None or self.boot_time is None:
             return
-        self._read_at = now
-        await self.async_refresh()
+        if is_new_boot(self.boot_time, boot_instant(uptime, dt_util.utcnow())):
+            self.config_entry.async_create_task(
+                self.hass, self.async_request_refresh(), eager_start=False
+            )
 
     def _update_boot_time(self, data: SystemInfo) -> None:
         uptime = data.device.time_since_boot
         marker = (data.device.last_reboot.date, data.device.last_reboot.time)
         if uptime is not None:
-            booted = (dt_util.utcnow() - timedelta(seconds=uptime)).replace(microsecond=0)
-            if (
-                self.boot_time is None
-                or (marker != self._boot_marker and any(marker))
-                or abs(booted - self.boot_time) > timedelta(seconds=REBOOT_TOLERANCE_SECONDS)
-            ):
+            booted = boot_instant(uptime, dt_util.utcnow())
+            if (marker != self._boot_marker and any(marker)) or is_new_boot(self.boot_time, booted):
                 self.boot_time = booted
         self._boot_marker = marker
 
 
-class WhatwattMeterSettingsCoordinator(DataUpdateCoordinator[MeterSettings]):
+class WhatwattMeterSettingsCoordinator(_WhatwattPolledCoordinator[MeterSettings]):
     """``/api/v1/meter/settings``; a write pushes what it read back (``async_set_updated_data``)."""
-
-    config_entry: WhatwattConfigEntry
 
     def __init__(
         self, hass: HomeAssistant, entry: WhatwattConfigEntry, client: WhatwattClient
     ) -> None:
         """Poll the meter settings rarely: they change only when someone changes them."""
         super().__init__(
-            hass,
-            LOGGER,
-            config_entry=entry,
-            name=f"{entry.title} meter settings",
-            update_interval=METER_SETTINGS_INTERVAL,
+            hass, entry, client, what="meter settings", interval=METER_SETTINGS_INTERVAL
         )
-        self.client = client
 
     @_coordinator_exception_handler
     @override

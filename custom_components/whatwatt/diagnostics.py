@@ -18,13 +18,12 @@ from typing import Any, Final
 from homeassistant.components.diagnostics import REDACTED, async_redact_data
 from homeassistant.const import CONF_HOST, CONF_PASSWORD, CONF_PORT
 from homeassistant.core import HomeAssistant
-from homeassistant.helpers import device_registry as dr, entity_registry as er
+from homeassistant.helpers import entity_registry as er
 
 from .client import Scaler, WhatwattError
 from .client.meter_settings import SECRET_KEYS
 from .coordinator import WhatwattConfigEntry
-from .entity import submeter_of
-from .submeters import SubmeterId, entry_submeter_kind
+from .submeters import async_known_submeters, entry_submeter_kind
 
 TO_REDACT = {
     CONF_HOST,
@@ -105,6 +104,12 @@ async def async_get_config_entry_diagnostics(
                 )
             ),
         },
+        "meter_link": {
+            "checking": runtime.link.checking,
+            "last_change": (
+                None if runtime.link.last_change is None else runtime.link.last_change.as_dict()
+            ),
+        },
         "submeters": _submeters(hass, entry),
         "entities": _entities(hass, entry),
     }
@@ -130,33 +135,18 @@ def _error(err: BaseException | None) -> str | None:
 
 def _submeters(hass: HomeAssistant, entry: WhatwattConfigEntry) -> list[dict[str, Any]]:
     """Every sub-meter known (a device) or reported now: bus, kind, reading (ids redacted)."""
-    seen: dict[int, SubmeterId] = {}
-    for device in dr.async_entries_for_config_entry(dr.async_get(hass), entry.entry_id):
-        if (submeter := submeter_of(entry, device)) is not None:
-            seen[submeter.bus] = submeter
-    volumes = {
-        volume.bus: volume
-        for volume in (entry.runtime_data.live.data.volumes if entry.runtime_data.live.data else ())
-        if volume.bus is not None
-    }
-    for bus, volume in volumes.items():
-        seen.setdefault(bus, SubmeterId(bus=bus, meter_id=volume.meter_id))
-    result = []
-    for bus, submeter in sorted(seen.items()):
-        kind = entry_submeter_kind(entry, bus)
-        reported = volumes.get(bus)
-        result.append(
-            {
-                "bus": bus,
-                "meter_id": None if submeter.meter_id is None else REDACTED,
-                "medium": kind.medium,
-                "unit": kind.unit,
-                "reported": reported is not None,
-                "cumulative": None if reported is None else reported.cumulative,
-                "date_time": None if reported is None else str(reported.date_time),
-            }
-        )
-    return result
+    return [
+        {
+            "bus": submeter.bus,
+            "meter_id": None if submeter.meter_id is None else REDACTED,
+            "medium": (kind := entry_submeter_kind(entry, submeter.bus)).medium,
+            "unit": kind.unit,
+            "reported": volume is not None,
+            "cumulative": None if volume is None else volume.cumulative,
+            "date_time": None if volume is None else str(volume.date_time),
+        }
+        for submeter, volume in async_known_submeters(hass, entry).items()
+    ]
 
 
 def _entities(hass: HomeAssistant, entry: WhatwattConfigEntry) -> list[dict[str, Any]]:

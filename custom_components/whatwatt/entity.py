@@ -1,37 +1,47 @@
-"""Base entity and the two devices of an entry: the whatwatt Go gateway and its meter."""
+"""Base entities, and the devices of an entry: the whatwatt Go gateway, its meter, sub-meters.
+
+The setting entities (number, select, switch) are described here once, from ``SPECS``: which
+platform shows a setting, whether it is enabled by default, and how it reads and writes its
+field; each platform adds only what its kind of entity needs.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-import re
-from typing import Any, override
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Final, TypedDict, override
 
-from homeassistant.const import CONF_HOST, CONF_PORT
+from homeassistant.const import CONF_HOST, CONF_PORT, EntityCategory, Platform
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.entity import EntityDescription
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.update_coordinator import CoordinatorEntity, DataUpdateCoordinator
 
-from .client import MeterSettings, SystemInfo
-from .client.meter_settings import SettingSpec
-from .const import DEFAULT_NAME, DEFAULT_PORT, DOMAIN, MANUFACTURER
+from .client import DEFAULT_PORT, MeterSettings, device_url
+from .client.meter_settings import SPECS, FieldType, SettingSpec
+from .const import DEFAULT_NAME, DOMAIN, MANUFACTURER
 from .coordinator import WhatwattConfigEntry, WhatwattMeterSettingsCoordinator
 from .errors import whatwatt_exception_handler
 from .submeters import SubmeterId, SubmeterKind
 
+STANDARD_BAUDRATES: Final = (300, 600, 1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200)
+SELECT_CHOICES: Final[Mapping[str, tuple[int, ...]]] = {"baudrate": STANDARD_BAUDRATES}
+"""Numeric settings offered as a list of common values (a select entity), not a number box."""
+ENABLED_BY_DEFAULT: Final = frozenset(
+    {"if_type", "protocol", "baudrate", "auto_baudrate", "encryption", "conv_factor"}
+)
+"""Setting entities a typical user touches; the others are created disabled."""
 
-def gateway_name(system: SystemInfo, device_id: str) -> str:
+
+def gateway_name(name: str | None, device_id: str) -> str:
     """Return the name set in the device's Web UI, or "whatwatt Go XXXXXX" (last 6 of its id)."""
-    return system.device.name or f"{DEFAULT_NAME} {device_id[-6:]}"
+    return name or f"{DEFAULT_NAME} {device_id[-6:]}"
 
 
 def configuration_url(host: str, port: int) -> str:
-    """Return the address of the device's Web UI."""
-    if ":" in host:  # an IPv6 address
-        host = f"[{host}]"
-    return f"http://{host}/" if port == DEFAULT_PORT else f"http://{host}:{port}/"
+    """Return the address of the device's Web UI (``http://[fe80::1]:8080/``)."""
+    return str(device_url(host, port).with_path("/"))
 
 
 def _device_id(entry: WhatwattConfigEntry) -> str:
@@ -55,7 +65,7 @@ def gateway_device_info(entry: WhatwattConfigEntry) -> DeviceInfo:
         ),
         manufacturer=MANUFACTURER,
         model=system.device.model,
-        name=gateway_name(system, device_id),
+        name=gateway_name(system.device.name, device_id),
         serial_number=device_id,
         sw_version=system.device.firmware,
     )
@@ -73,7 +83,7 @@ def meter_device_info(entry: WhatwattConfigEntry, gateway: dr.DeviceEntry) -> De
         model=meter.model or meter.type,
         serial_number=meter.id,
         translation_key="meter",
-        translation_placeholders={"gateway": gateway_name(system, device_id)},
+        translation_placeholders={"gateway": gateway_name(system.device.name, device_id)},
     )
 
 
@@ -94,15 +104,6 @@ def submeter_device_info(
         translation_key=f"submeter_{medium}",
         translation_placeholders={"bus": str(submeter.bus)},
     )
-
-
-def submeter_of(entry: WhatwattConfigEntry, device: dr.DeviceEntry) -> SubmeterId | None:
-    """The sub-meter a device of the entry stands for (None for the gateway and the meter)."""
-    pattern = re.compile(rf"{re.escape(_device_id(entry))}_bus(\d+)(?:_(.+))?")
-    for domain, identifier in device.identifiers:
-        if domain == DOMAIN and (match := pattern.fullmatch(identifier)):
-            return SubmeterId(bus=int(match[1]), meter_id=match[2])
-    return None
 
 
 @callback
@@ -146,14 +147,59 @@ class WhatwattEntity[CoordinatorT: DataUpdateCoordinator[Any]](CoordinatorEntity
         self._attr_device_info = DeviceInfo(identifiers={(DOMAIN, f"{_device_id(entry)}{suffix}")})
 
 
-@dataclass(frozen=True, kw_only=True)
-class WhatwattSettingDescriptionMixin:
-    """What a setting entity's description adds: its field, and how to read it."""
+def entity_platform(spec: SettingSpec) -> Platform | None:
+    """Return the platform that shows a setting as an entity, or None for no entity.
 
-    spec: SettingSpec
-    """The field in the schema (``client/meter_settings.py``): range, options, unit."""
-    value_fn: Callable[[MeterSettings], Any]
-    """The field's value as the device reports it (None when it does not)."""
+    Keys are write-only (no state to show) and a single-valued enum (``method``) has nothing to
+    choose, so neither gets an entity.
+    """
+    if spec.write_only or (spec.type is FieldType.ENUM and len(spec.options) < 2):
+        return None
+    if spec.type is FieldType.ENUM or spec.key in SELECT_CHOICES:
+        return Platform.SELECT
+    if spec.type is FieldType.BOOL:
+        return Platform.SWITCH
+    return Platform.NUMBER
+
+
+def setting_descriptions[DescriptionT](
+    platform: Platform, describe: Callable[..., DescriptionT]
+) -> tuple[DescriptionT, ...]:
+    """Describe every setting ``platform`` shows, in the vendor's order.
+
+    ``describe`` gets ``setting_fields`` (as keywords) and adds what its platform needs.
+    """
+    return tuple(
+        describe(**setting_fields(spec))
+        for spec in SPECS.values()
+        if entity_platform(spec) is platform
+    )
+
+
+class SettingFields(TypedDict):
+    """What every setting entity's description holds (``Description(**setting_fields(spec))``).
+
+    The key is the field's: the entity finds its spec by it (``SPECS[key]``).
+    """
+
+    key: str
+    translation_key: str
+    entity_category: EntityCategory
+    entity_registry_enabled_default: bool
+
+
+def setting_fields(spec: SettingSpec) -> SettingFields:
+    """Describe the entity of one setting.
+
+    Named by translation, in the config category, enabled by default when a typical user
+    touches it.
+    """
+    return SettingFields(
+        key=spec.key,
+        translation_key=spec.key,
+        entity_category=EntityCategory.CONFIG,
+        entity_registry_enabled_default=spec.key in ENABLED_BY_DEFAULT,
+    )
 
 
 class WhatwattSettingEntity(WhatwattEntity[WhatwattMeterSettingsCoordinator]):
@@ -166,10 +212,9 @@ class WhatwattSettingEntity(WhatwattEntity[WhatwattMeterSettingsCoordinator]):
     """
 
     def __init__(self, entry: WhatwattConfigEntry, description: EntityDescription) -> None:
-        """Show the setting ``description`` describes (a platform's setting description)."""
+        """Show the setting ``description`` describes (its key is the field's)."""
         super().__init__(entry, entry.runtime_data.meter_settings, description)
-        assert isinstance(description, WhatwattSettingDescriptionMixin)
-        self._setting = description
+        self._spec = SPECS[description.key]
         self._system = entry.runtime_data.system
         self._link = entry.runtime_data.link
 
@@ -180,15 +225,17 @@ class WhatwattSettingEntity(WhatwattEntity[WhatwattMeterSettingsCoordinator]):
         self.async_on_remove(self._system.async_add_listener(self._handle_coordinator_update))
 
     @property
-    def setting(self) -> Any:
-        """The value as the device last reported it: of its spec's type, or None."""
-        return self._setting.value_fn(self.coordinator.data)
+    def device_value(self) -> Any:
+        """The setting's value as the device last reported it: of its spec's type, or None."""
+        return getattr(self.coordinator.data, self._spec.key)
 
     @property
     @override
     def available(self) -> bool:
         """Unavailable when the gateway does not answer, or stops reporting this setting."""
-        return super().available and self._system.last_update_success and self.setting is not None
+        return (
+            super().available and self._system.last_update_success and self.device_value is not None
+        )
 
     @whatwatt_exception_handler
     async def async_write_setting(self, value: Any) -> None:
@@ -197,4 +244,20 @@ class WhatwattSettingEntity(WhatwattEntity[WhatwattMeterSettingsCoordinator]):
         A change that can cut the meter link is checked in the background; a lost link raises
         a repair issue.
         """
-        await self._link.async_write({self._setting.spec.key: value})
+        await self._link.async_write({self._spec.key: value})
+
+
+@callback
+def async_add_setting_entities(
+    entry: WhatwattConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+    descriptions: Iterable[EntityDescription],
+    entity: Callable[[WhatwattConfigEntry, Any], WhatwattSettingEntity],
+) -> None:
+    """Add the setting entities of a platform: one per setting the gateway reports."""
+    settings: MeterSettings = entry.runtime_data.meter_settings.data
+    async_add_entities(
+        entity(entry, description)
+        for description in descriptions
+        if getattr(settings, description.key) is not None
+    )

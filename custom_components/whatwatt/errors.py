@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from .entity import WhatwattEntity
 
 
-def describe(err: WhatwattError, name: str) -> tuple[str, dict[str, str]]:
+def error_translation(err: WhatwattError, name: str) -> tuple[str, dict[str, str]]:
     """Return the translation key and placeholders that tell a user what went wrong.
 
     Never the rejected value: it may be a DLMS key (the client keeps keys out of its messages).
@@ -78,7 +78,7 @@ def translated_errors(
     except WhatwattError as err:
         if isinstance(err, WhatwattAuthError) and entry is not None:
             entry.async_start_reauth(hass)
-        key, placeholders = describe(err, name or (entry.title if entry else ""))
+        key, placeholders = error_translation(err, name or (entry.title if entry else ""))
         raise HomeAssistantError(
             translation_domain=DOMAIN,
             translation_key=key,

@@ -1,41 +1,41 @@
 """The link between the gateway and its meter, checked after every change that can cut it.
 
 Every write of meter settings goes through ``WhatwattMeterLink.async_write`` (options flow,
-actions, setting entities, restore factory defaults).  When a write changed a serial,
-interface or security field, a DLMS key, or the scaler set, the link is checked: the meter
-status (``/api/v1/system``, read at most once per 5 s during the check and not after it) and
-the live stream tell whether the meter still talks to the gateway:
+repair flow, actions, setting entities, restore factory defaults).  ``link_risk`` is the one
+rule for what a change can do to the link: confirmed before it is sent, checked after, or
+neither.  A check watches the coordinators (no polling loop of its own): each meter status
+read after the write and each live event go through ``verdict``, a pure function:
 
 * ``ok``: the status is OK and a live event arrived after the write;
 * ``lost``: the status settled on something other than OK (RECOGNITION is transitional: the
-  same other status twice in a row), or no event came within max(30 s, 3 x report interval);
+  same other status twice in a row), or no event came within ``lost_after``;
 * ``unreachable``: the gateway itself stopped answering.
 
-The previous values of the fields the last change touched are kept in memory (never stored,
-never a key), so a lost link can be undone in one PUT.  A lost link that nothing undoes raises
-a fixable repair issue; it withdraws itself once the meter status is OK again.  This module
-also owns the older "the meter needs a DLMS key" issue: at most one issue about the link is
-shown per entry, the most specific one.
+During a check the meter status is read at once and then every 5 s (the system
+coordinator's debouncer never reads more often, whoever asks); nothing is read after it.
+
+The previous values of the fields the last such change touched are kept in the entry's store
+(never a key), so a lost link can be undone in one PUT, also after Home Assistant restarted or
+the entry reloaded: a kept change is checked again at setup.  A lost link raises a fixable
+repair issue; it withdraws itself, and the kept change is forgotten, once the link is OK.
+This module also owns the older "the meter needs a DLMS key" issue: at most one issue about the
+link is shown per entry, the most specific one.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
-from contextlib import suppress
 from dataclasses import dataclass
-from enum import StrEnum
+from datetime import datetime
+from enum import IntEnum, StrEnum
 from typing import Any, Final
 
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.helpers import issue_registry as ir
+from homeassistant.helpers.event import async_call_later
 
-from .client import (
-    MeterSettings,
-    WhatwattAuthError,
-    WhatwattConnectionError,
-    WhatwattSettingNotApplied,
-)
+from .client import MeterSettings, WhatwattSettingNotApplied
 from .client.meter_settings import (
     READABLE_KEYS,
     SECRET_KEYS,
@@ -45,7 +45,6 @@ from .client.meter_settings import (
     validate,
 )
 from .const import (
-    DEFAULT_REPORT_INTERVAL,
     DOMAIN,
     ISSUE_METER_KEY,
     ISSUE_METER_LINK_LOST,
@@ -53,7 +52,7 @@ from .const import (
     METER_KEY_STATUSES,
     METER_STATUS_OK,
     METER_STATUS_RECOGNITION,
-    SYSTEM_READ_MIN_AGE,
+    SYSTEM_READ_COOLDOWN,
 )
 from .coordinator import (
     WhatwattConfigEntry,
@@ -61,18 +60,43 @@ from .coordinator import (
     WhatwattMeterSettingsCoordinator,
     WhatwattSystemCoordinator,
 )
-from .helpers import describe_change, meter_status_label
+from .live import lost_after
+from .store import WhatwattStore
+from .texts import change_text, meter_status_label
 
-CHECK_POLL_SECONDS: Final = SYSTEM_READ_MIN_AGE
-"""The meter status is read at most this often during a check."""
-CHECK_MIN_SECONDS: Final = 30.0
-CHECK_REPORT_FACTOR: Final = 3.0
-"""No live event within max(30 s, 3 x the meter's report interval) means the link is lost."""
+STORE_PART: Final = "link"
 LINK_SECTIONS: Final = frozenset({Section.SERIAL, Section.INTERFACE, Section.SECURITY})
-LINK_FIELDS: Final = frozenset(
-    key for key, spec in SPECS.items() if spec.section in LINK_SECTIONS
-) | {"scalers_set"}
-"""Fields whose change can cut the link to the meter (a wrong value and the data stop)."""
+"""Sections whose settings make the link to the meter."""
+REDETECTING: Final = frozenset({"scalers_set"})
+"""Not a link setting, but a change makes the gateway detect the meter again (its scalers)."""
+
+
+class LinkRisk(IntEnum):
+    """What changing a setting can do to the meter link (``link_risk``)."""
+
+    NONE = 0
+    """Time and scaling: the link cannot change.  Not checked."""
+    CHECKED = 1
+    """The gateway detects the meter again and may not find it: checked after the write."""
+    CONFIRMED = 2
+    """The gateway may stop reading the meter: the user confirms first, and it is checked."""
+
+
+def link_risk(key: str, value: Any) -> LinkRisk:
+    """Return what setting ``key`` to ``value`` can do to the link: the one rule for it.
+
+    A serial, interface or security setting moved away from its factory default ("detect
+    automatically" or "off"), and any key, can leave the gateway unable to read the meter:
+    confirmed first, checked after.  The same settings going back to their default cannot
+    leave it worse than detection does, and the scaler set makes it detect the meter again:
+    checked, not confirmed.  Time and the other scaling settings: nothing.
+    """
+    spec = SPECS[key]
+    if spec.section in LINK_SECTIONS:
+        if spec.write_only or value != spec.default:
+            return LinkRisk.CONFIRMED
+        return LinkRisk.CHECKED
+    return LinkRisk.CHECKED if key in REDETECTING else LinkRisk.NONE
 
 
 class Link(StrEnum):
@@ -82,7 +106,76 @@ class Link(StrEnum):
     LOST = "lost"
     UNREACHABLE = "unreachable"
     NOT_CHECKED = "not_checked"
-    """The change cannot cut the link (time or scaling fields only): nothing was checked."""
+    """The change cannot cut the link (``LinkRisk.NONE``): nothing was checked."""
+
+
+def verdict(
+    *,
+    status: str | None,
+    previous: str | None,
+    reachable: bool,
+    data_seen: bool,
+    overdue: bool,
+) -> Link | None:
+    """How the link is, from what a check has seen so far; None: keep watching.
+
+    ``status`` is the meter status of the latest read after the change (None: none yet),
+    ``previous`` the one before it, ``reachable`` whether the gateway answered that read,
+    ``data_seen`` whether a live event came after the change, ``overdue`` whether
+    ``lost_after`` has passed since the change.
+    """
+    if not reachable:
+        return Link.UNREACHABLE
+    if status == METER_STATUS_OK and data_seen:
+        return Link.OK
+    if status not in (None, METER_STATUS_OK, METER_STATUS_RECOGNITION) and status == previous:
+        return Link.LOST
+    return Link.LOST if overdue else None
+
+
+@dataclass(frozen=True, kw_only=True)
+class MeterSettingsChange:
+    """What one write changed: the readable fields (old, new) and which keys were sent.
+
+    Kept in the entry's store while its effect on the link is in question: the values of the
+    readable fields and the names of the keys, never a key's value (keys are write-only).
+    """
+
+    fields: Mapping[str, tuple[Any, Any]]
+    keys: tuple[str, ...]
+
+    @property
+    def checked(self) -> bool:
+        """Whether the change can affect the link (and so is checked after the write)."""
+        return bool(self.keys) or any(
+            link_risk(key, new) is not LinkRisk.NONE for key, (_old, new) in self.fields.items()
+        )
+
+    def undo(self) -> dict[str, Any]:
+        """The previous values of exactly the changed readable fields (one PUT)."""
+        return {key: old for key, (old, _new) in self.fields.items()}
+
+    def as_dict(self) -> dict[str, Any]:
+        """The form kept in the store."""
+        return {
+            "fields": {key: list(pair) for key, pair in self.fields.items()},
+            "keys": [*self.keys],
+        }
+
+    @classmethod
+    def from_dict(cls, data: Any) -> MeterSettingsChange | None:
+        """Read what the store kept (None for anything else: a newer or broken file)."""
+        if not isinstance(data, Mapping):
+            return None
+        fields, keys = data.get("fields"), data.get("keys")
+        if not isinstance(fields, Mapping) or not isinstance(keys, list):
+            return None
+        pairs = {
+            key: (pair[0], pair[1])
+            for key, pair in fields.items()
+            if key in READABLE_KEYS and isinstance(pair, list) and len(pair) == 2
+        }
+        return cls(fields=pairs, keys=tuple(key for key in keys if key in SECRET_KEYS))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -91,26 +184,11 @@ class LinkCheck:
 
     link: Link
     meter_status: str | None
-
-
-@dataclass(frozen=True, kw_only=True)
-class MeterSettingsChange:
-    """What one write changed: the readable fields (old, new) and which keys were sent.
-
-    Memory only: never stored, and a key's value is never here (keys are write-only).
-    """
-
-    fields: Mapping[str, tuple[Any, Any]]
-    keys: tuple[str, ...]
-
-    @property
-    def cuts_link(self) -> bool:
-        """Whether the change can cut the link (and is checked)."""
-        return bool(self.keys) or not LINK_FIELDS.isdisjoint(self.fields)
-
-    def undo(self) -> dict[str, Any]:
-        """The previous values of exactly the changed readable fields (one PUT)."""
-        return {key: old for key, (old, _new) in self.fields.items()}
+    change: MeterSettingsChange | None = None
+    """The change that was checked (None when nothing was)."""
+    interrupted: bool = False
+    """The check stopped before a verdict: a newer change started its own, or the entry
+    unloaded (``link`` is then ``not_checked``; a kept change is checked again at setup)."""
 
 
 def _change(
@@ -133,7 +211,91 @@ class MeterSettingsWrite:
     """A write done: the settings read back, and the link check it started (if any)."""
 
     settings: MeterSettings
-    check: asyncio.Task[LinkCheck] | None
+    check: asyncio.Future[LinkCheck] | None
+
+
+class _Check:
+    """One check of the link, fed by the coordinators' listeners; ends in ``future``."""
+
+    def __init__(
+        self, link: WhatwattMeterLink, change: MeterSettingsChange, *, fresh: bool
+    ) -> None:
+        """Start watching; ``fresh``: the current meter status already counts (after setup)."""
+        self._link = link
+        self._change = change
+        system = link.system
+        self.future: asyncio.Future[LinkCheck] = link.hass.loop.create_future()
+        self._after = -1 if fresh else system.reads
+        """Only reads numbered above this one count (``fresh``: the current data too)."""
+        self._status: str | None = None
+        self._previous: str | None = None
+        self._data_seen = False
+        self._next_read: CALLBACK_TYPE | None = None
+        self._unsubscribe = [
+            system.async_add_listener(self._async_system_updated),
+            link.live.async_add_listener(self._async_live_updated),
+            async_call_later(link.hass, lost_after(system.report_interval), self._async_overdue),
+        ]
+        if fresh and system.last_update_success:
+            self._async_system_updated()
+        else:
+            self._async_read()
+
+    @callback
+    def _async_read(self, _now: datetime | None = None) -> None:
+        self._next_read = None
+        # Eagerly: the read is queued at once, before any later request (a next change)
+        self._link.entry.async_create_task(
+            self._link.hass, self._link.system.async_request_refresh()
+        )
+
+    @callback
+    def _async_system_updated(self) -> None:
+        system = self._link.system
+        if system.last_update_success and system.data_read <= self._after:
+            return  # a read that began before the change says nothing about it
+        self._previous = self._status
+        self._status = system.meter_status if system.last_update_success else None
+        if not self._async_judge(overdue=False) and self._next_read is None:
+            self._next_read = async_call_later(
+                self._link.hass, SYSTEM_READ_COOLDOWN, self._async_read
+            )
+
+    @callback
+    def _async_live_updated(self) -> None:
+        if self._link.live.last_update_success:
+            self._data_seen = True
+            self._async_judge(overdue=False)
+
+    @callback
+    def _async_overdue(self, _now: datetime) -> None:
+        self._async_judge(overdue=True)
+
+    @callback
+    def _async_judge(self, *, overdue: bool) -> bool:
+        """Decide if it can; True once the check is over (it stops watching then)."""
+        link = verdict(
+            status=self._status,
+            previous=self._previous,
+            reachable=self._link.system.reachable,
+            data_seen=self._data_seen,
+            overdue=overdue,
+        )
+        if link is None:
+            return False
+        self.async_stop()
+        self.future.set_result(LinkCheck(link=link, meter_status=self._status, change=self._change))
+        return True
+
+    @callback
+    def async_stop(self) -> None:
+        """Stop watching (over, superseded by a newer change, or the entry unloads)."""
+        for unsubscribe in self._unsubscribe:
+            unsubscribe()
+        self._unsubscribe = []
+        if self._next_read is not None:
+            self._next_read()
+            self._next_read = None
 
 
 class WhatwattMeterLink:
@@ -143,24 +305,33 @@ class WhatwattMeterLink:
         self,
         hass: HomeAssistant,
         entry: WhatwattConfigEntry,
+        *,
         meter_settings: WhatwattMeterSettingsCoordinator,
         system: WhatwattSystemCoordinator,
         live: WhatwattLiveCoordinator,
+        store: WhatwattStore,
     ) -> None:
-        """Follow the system information of ``entry`` for its link issues."""
-        self._hass = hass
-        self._entry = entry
+        """Follow the system information of ``entry`` for its link issues.
+
+        A change kept from before a restart or reload is checked again at once.
+        """
+        self.hass = hass
+        self.entry = entry
+        self.system = system
+        self.live = live
         self._meter_settings = meter_settings
-        self._system = system
-        self._live = live
+        self._store = store
         self.last_change: MeterSettingsChange | None = None
         """The last change that could cut the link, while its outcome matters."""
-        self._check: asyncio.Task[LinkCheck] | None = None
+        self._check: _Check | None = None
         self._unwatch_live: CALLBACK_TYPE | None = None
         """Set exactly while the link issue is up: data flowing again makes the status be read
         at once."""
         entry.async_on_unload(system.async_add_listener(self._async_system_updated))
         entry.async_on_unload(self._async_stop)
+        if (kept := MeterSettingsChange.from_dict(store.get(STORE_PART))) is not None:
+            LOGGER.debug("%s: checking the meter link after a kept change", entry.title)
+            self._async_changed(kept, fresh=True)
         self._async_system_updated()
 
     # Writes -------------------------------------------------------------------------------
@@ -199,133 +370,95 @@ class WhatwattMeterLink:
         newer change started its own (or the entry unloaded) reports not checked either.
         """
         if write.check is None:
-            return LinkCheck(link=Link.NOT_CHECKED, meter_status=self._system.meter_status)
+            return LinkCheck(link=Link.NOT_CHECKED, meter_status=self.system.meter_status)
         try:
             return await asyncio.shield(write.check)
         except asyncio.CancelledError:
             if not write.check.cancelled():
                 raise  # the caller itself is cancelled
-            return LinkCheck(link=Link.NOT_CHECKED, meter_status=self._system.meter_status)
+            return LinkCheck(
+                link=Link.NOT_CHECKED, meter_status=self.system.meter_status, interrupted=True
+            )
 
     @callback
     def async_forget(self) -> None:
-        """The user keeps the change as it is: forget it and withdraw its issue."""
+        """The link works, or the user keeps the change: forget it, withdraw its issue."""
         self.last_change = None
+        self._store.async_set(STORE_PART, None)
         self._async_clear_link_issue()
 
     @callback
-    def _async_changed(self, change: MeterSettingsChange) -> asyncio.Task[LinkCheck] | None:
+    def _async_changed(
+        self, change: MeterSettingsChange, *, fresh: bool = False
+    ) -> asyncio.Future[LinkCheck] | None:
         """Start checking the link after a change that can cut it (the newest check wins)."""
-        if not change.cuts_link:
+        if not change.checked:
             return None
         self.last_change = change
+        self._store.async_set(STORE_PART, change.as_dict())
         self._async_cancel_check()
-        self._check = self._entry.async_create_background_task(
-            self._hass, self._async_check(change), name=f"{DOMAIN} {self._entry.title} link check"
-        )
-        return self._check
+        check = self._check = _Check(self, change, fresh=fresh)
+        check.future.add_done_callback(lambda future: self._async_checked(change, future))
+        return check.future
 
-    # The check ----------------------------------------------------------------------------
-
-    async def _async_check(self, change: MeterSettingsChange) -> LinkCheck:
-        """Watch the meter status and the live data until the link is OK, lost or unknown."""
-        loop = asyncio.get_running_loop()
-        interval = self._system.report_interval or DEFAULT_REPORT_INTERVAL
-        deadline = loop.time() + max(CHECK_MIN_SECONDS, CHECK_REPORT_FACTOR * interval)
-        event = asyncio.Event()
-
-        @callback
-        def _async_live_updated() -> None:
-            if self._live.last_update_success:
-                event.set()
-
-        unsubscribe = self._live.async_add_listener(_async_live_updated)
-        try:
-            result = await self._async_watch(deadline, event)
-        finally:
-            unsubscribe()
-        LOGGER.debug("%s: meter link after the change: %s", self._entry.title, result)
+    @callback
+    def _async_checked(
+        self, change: MeterSettingsChange, future: asyncio.Future[LinkCheck]
+    ) -> None:
+        if future.cancelled():
+            return
+        result = future.result()
+        LOGGER.debug("%s: meter link after the change: %s", self.entry.title, result)
         if result.link is Link.LOST:
             self._async_raise_link_issue(change, result)
         elif result.link is Link.OK:
-            self.last_change = None
-            self._async_clear_link_issue()
-        return result
-
-    async def _async_watch(self, deadline: float, event: asyncio.Event) -> LinkCheck:
-        loop = asyncio.get_running_loop()
-        previous: str | None = None
-        max_age = 0.0  # what was read before the write says nothing about the new settings
-        while True:
-            await self._system.async_read(max_age=max_age)
-            max_age = CHECK_POLL_SECONDS
-            if not self._system.last_update_success and isinstance(
-                getattr(self._system.last_exception, "__cause__", None),
-                WhatwattConnectionError | WhatwattAuthError,
-            ):
-                return LinkCheck(link=Link.UNREACHABLE, meter_status=None)
-            status = self._system.meter_status
-            if status == METER_STATUS_OK and event.is_set():
-                return LinkCheck(link=Link.OK, meter_status=status)
-            if status in (None, METER_STATUS_OK, METER_STATUS_RECOGNITION):
-                previous = None
-            elif status == previous:
-                return LinkCheck(link=Link.LOST, meter_status=status)
-            else:
-                previous = status
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                return LinkCheck(link=Link.LOST, meter_status=status)
-            wait = min(CHECK_POLL_SECONDS, remaining)
-            if status != METER_STATUS_OK:
-                await asyncio.sleep(wait)
-                continue
-            with suppress(TimeoutError):
-                async with asyncio.timeout(wait):
-                    await event.wait()
-            if event.is_set():  # the status was OK at the last read, and data came
-                return LinkCheck(link=Link.OK, meter_status=status)
+            self.async_forget()
 
     @callback
     def _async_cancel_check(self) -> None:
-        if self._check is not None and not self._check.done():
-            self._check.cancel()
+        if self._check is not None:
+            self._check.async_stop()
+            self._check.future.cancel()
         self._check = None
+
+    @property
+    def checking(self) -> bool:
+        """Whether a check is under way."""
+        return self._check is not None and not self._check.future.done()
 
     @callback
     def _async_stop(self) -> None:
         self._async_cancel_check()
         self._async_clear_link_issue()
-        ir.async_delete_issue(self._hass, DOMAIN, self._key_issue_id)
+        ir.async_delete_issue(self.hass, DOMAIN, self._key_issue_id)
 
     # Repair issues ------------------------------------------------------------------------
 
     @property
     def _key_issue_id(self) -> str:
-        return f"{ISSUE_METER_KEY}_{self._entry.entry_id}"
+        return f"{ISSUE_METER_KEY}_{self.entry.entry_id}"
 
     @property
     def _link_issue_id(self) -> str:
-        return f"{ISSUE_METER_LINK_LOST}_{self._entry.entry_id}"
+        return f"{ISSUE_METER_LINK_LOST}_{self.entry.entry_id}"
 
     @callback
     def _async_system_updated(self) -> None:
         """Follow the meter status: withdraw the link issue once OK, ask for a missing key."""
-        if not self._system.last_update_success or (status := self._system.meter_status) is None:
+        if not self.system.last_update_success or (status := self.system.meter_status) is None:
             return
-        checking = self._check is not None and not self._check.done()
-        if status == METER_STATUS_OK and not checking:
+        if status == METER_STATUS_OK and not self.checking:
             self.async_forget()  # the link works: no change of ours is in question any more
         if status in METER_KEY_STATUSES and self.last_change is None:
             self._async_raise_key_issue(status)
         else:
-            ir.async_delete_issue(self._hass, DOMAIN, self._key_issue_id)
+            ir.async_delete_issue(self.hass, DOMAIN, self._key_issue_id)
 
     @callback
     def _async_raise_key_issue(self, status: str) -> None:
         """Ask for the DLMS key, naming the meter status as the status sensor shows it."""
         ir.async_create_issue(
-            self._hass,
+            self.hass,
             DOMAIN,
             self._key_issue_id,
             is_fixable=False,
@@ -333,9 +466,9 @@ class WhatwattMeterLink:
             severity=ir.IssueSeverity.ERROR,
             translation_key=ISSUE_METER_KEY,
             translation_placeholders={
-                "name": self._entry.title,
-                "status": meter_status_label(self._hass, status),
-                "entry_id": self._entry.entry_id,
+                "name": self.entry.title,
+                "status": meter_status_label(self.hass, status),
+                "entry_id": self.entry.entry_id,
             },
         )
 
@@ -343,10 +476,10 @@ class WhatwattMeterLink:
     def _async_raise_link_issue(self, change: MeterSettingsChange, result: LinkCheck) -> None:
         """Tell the user the change lost the link, what it was, and offer to undo it."""
         if self._unwatch_live is None:
-            self._unwatch_live = self._live.async_add_listener(self._async_live_while_lost)
-        ir.async_delete_issue(self._hass, DOMAIN, self._key_issue_id)  # the more specific one
+            self._unwatch_live = self.live.async_add_listener(self._async_live_while_lost)
+        ir.async_delete_issue(self.hass, DOMAIN, self._key_issue_id)  # the more specific one
         ir.async_create_issue(
-            self._hass,
+            self.hass,
             DOMAIN,
             self._link_issue_id,
             is_fixable=True,
@@ -354,11 +487,11 @@ class WhatwattMeterLink:
             severity=ir.IssueSeverity.ERROR,
             translation_key=ISSUE_METER_LINK_LOST,
             translation_placeholders={
-                "name": self._entry.title,
-                "status": meter_status_label(self._hass, result.meter_status),
-                "changes": describe_change(self._hass, change.fields, change.keys),
+                "name": self.entry.title,
+                "status": meter_status_label(self.hass, result.meter_status),
+                "changes": change_text(self.hass, change.fields, change.keys),
             },
-            data={"entry_id": self._entry.entry_id},
+            data={"entry_id": self.entry.entry_id},
         )
 
     @callback
@@ -366,14 +499,12 @@ class WhatwattMeterLink:
         if self._unwatch_live is not None:  # the issue is up
             self._unwatch_live()
             self._unwatch_live = None
-            ir.async_delete_issue(self._hass, DOMAIN, self._link_issue_id)
+            ir.async_delete_issue(self.hass, DOMAIN, self._link_issue_id)
 
     @callback
     def _async_live_while_lost(self) -> None:
         """Meter data again while the link issue is up (fixed elsewhere?): read the status."""
-        if self._live.last_update_success and (self._check is None or self._check.done()):
-            self._entry.async_create_task(
-                self._hass,
-                self._system.async_read(max_age=CHECK_POLL_SECONDS),
-                eager_start=False,
+        if self.live.last_update_success and not self.checking:
+            self.entry.async_create_task(
+                self.hass, self.system.async_request_refresh(), eager_start=False
             )

@@ -5,15 +5,18 @@ A plain runner, not a coordinator: it feeds ``WhatwattLiveCoordinator`` with eac
 Around the stream it owns:
 
 * reconnects with exponential backoff (1 s doubling to 60 s), reset by a healthy stream;
-* the device serves ONE stream: when another client keeps taking it, back off for minutes and
-  tell the user through a repair issue (withdrawn when the stream works again);
-* staleness: no event for max(30 s, 3 x the meter's report interval) means the data is lost;
+* the device serves ONE stream: when another client keeps taking it (the client tells,
+  ``WhatwattStreamTakenOver``), back off for minutes and tell the user through a repair issue
+  (withdrawn when the stream works again);
+* staleness: no event for ``lost_after`` (max(30 s, 3 x the meter's report interval)) means the
+  data is lost;
 * on PLUS/PRO, ``/api/v1/report`` stands in while the stream is down.
 
-It has one reaction to "the device stopped answering" and to "the data stopped": it asks the
-system coordinator for a refresh at once, whose success or failure then decides whether the
-gateway is reachable and what the meter status is.  It asks again when data flows again, and
-after a reboot.
+It does not decide whether the gateway answers: the system coordinator does, by reading
+``/api/v1/system``.  The runner asks it to (``async_request_refresh``, at most once per 5 s)
+when the data stops, when data flows again, and when a failed attempt and the coordinator
+disagree about whether the device answers.  A new stream's first event tells the coordinator
+the device's uptime, which decides whether it rebooted.
 """
 
 from __future__ import annotations
@@ -27,39 +30,46 @@ from homeassistant.exceptions import ConfigEntryAuthFailed
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.event import async_call_later
 from homeassistant.helpers.update_coordinator import UpdateFailed
-from homeassistant.util import dt as dt_util
 
 from .client import (
-    LiveEvent,
     Measurements,
     WhatwattAuthError,
     WhatwattClient,
     WhatwattConnectionError,
     WhatwattError,
-    WhatwattLicenceRequired,
+    WhatwattLicenseRequired,
     WhatwattStreamStale,
     WhatwattStreamTakenOver,
 )
+from .client.sse import HEALTHY_EVENTS
 from .const import (
     DEFAULT_REPORT_INTERVAL,
     DOMAIN,
-    HEALTHY_STREAM_EVENTS,
     ISSUE_STREAM_TAKEN_OVER,
     LOGGER,
     METER_STATUS_OK,
-    PAID_LICENCES,
-    REBOOT_TOLERANCE_SECONDS,
+    PAID_LICENSES,
     REPORT_POLL_MIN_SECONDS,
     RETRY_MAX_SECONDS,
     RETRY_MIN_SECONDS,
     STALE_MIN_SECONDS,
     STALE_REPORT_FACTOR,
-    SYSTEM_READ_MIN_AGE,
     TAKEOVER_LIMIT,
     TAKEOVER_RETRY_SECONDS,
 )
 from .coordinator import WhatwattConfigEntry, WhatwattLiveCoordinator, WhatwattSystemCoordinator
-from .errors import describe
+from .errors import error_translation
+
+
+def lost_after(report_interval: float | None) -> float:
+    """Seconds without a meter report after which its data counts as lost.
+
+    max(30 s, 3 x the meter's report interval): a meter that reports every 10 s may miss one
+    or two reports without its values turning unavailable.  The link check after a settings
+    change waits as long for the first event.
+    """
+    interval = report_interval or DEFAULT_REPORT_INTERVAL
+    return max(STALE_MIN_SECONDS, STALE_REPORT_FACTOR * interval)
 
 
 def is_unreachable(err: BaseException | None) -> bool:
@@ -95,29 +105,23 @@ class WhatwattLiveStream:
         self.takeovers = 0
         """Streams lost in a row to another client (reset by a healthy stream)."""
         self._retry = RETRY_MIN_SECONDS
-        self._delivered = 0
-        self._booted: float | None = None
-        self._last_event = hass.loop.time()
         self._error: Exception | None = None
         """Why the last attempt failed (None while the stream works)."""
-        self._unreachable = False
-        """The last attempt found the device not answering (the system was asked to check)."""
+        self._last_event = hass.loop.time()
         self._lost_timer: CALLBACK_TYPE | None = None
         self._reports_refused = False
-        self._takeover_issue = False
         self._first_data = asyncio.Event()
         entry.async_on_unload(self._async_stop)
 
     @property
     def stale_after(self) -> float:
         """Seconds without an event after which the data counts as lost."""
-        interval = self._system.report_interval or DEFAULT_REPORT_INTERVAL
-        return max(STALE_MIN_SECONDS, STALE_REPORT_FACTOR * interval)
+        return lost_after(self._system.report_interval)
 
     @property
     def polls_reports(self) -> bool:
         """Whether ``/api/v1/report`` can stand in for the stream (PLUS and PRO)."""
-        return not self._reports_refused and self._system.licence in PAID_LICENCES
+        return not self._reports_refused and self._system.license in PAID_LICENSES
 
     async def async_wait_first_data(self) -> None:
         """Wait for the first measurements, or for the stream to stop (auth)."""
@@ -137,8 +141,8 @@ class WhatwattLiveStream:
             except WhatwattStreamStale as err:
                 self._async_lost(err)
             except WhatwattError as err:
-                if self._taken_over(err):
-                    self.takeovers += 1
+                if isinstance(err, WhatwattStreamTakenOver):
+                    self._async_taken_over()
                 self._async_failed(err)
             except Exception as err:  # a bug must not end live data for good
                 LOGGER.exception("Unexpected error in the live stream of %s", self._entry.title)
@@ -150,31 +154,16 @@ class WhatwattLiveStream:
 
     async def _async_stream(self) -> None:
         """Follow one stream until it ends (it always ends with an exception)."""
-        self._delivered = 0
+        delivered = 0
         # The client's live() is an async generator: closing it closes the connection now.
         async with aclosing(self._client.live(stale_after=self.stale_after)) as events:
             async for event in events:
                 self._async_publish(event.measurements)
-                if not self._delivered:
-                    self._async_first_event(event)
-                self._delivered += 1
-                if self._delivered == HEALTHY_STREAM_EVENTS:
+                if not delivered:  # a new stream: did the device reboot meanwhile?
+                    self._system.async_note_uptime(event.time_since_boot)
+                delivered += 1
+                if delivered == HEALTHY_EVENTS:
                     self._async_healthy()
-
-    def _taken_over(self, err: WhatwattError) -> bool:
-        """Whether another client took the stream (the device serves only one).
-
-        Either the device closed it before the first event, or it ended it cleanly after a
-        few: the device sends the current reading to a new client at once, so a client that
-        connects right after us shows up as the second.
-        """
-        if isinstance(err, WhatwattStreamTakenOver):
-            return True
-        return (
-            type(err) is WhatwattConnectionError
-            and err.__cause__ is None
-            and self._delivered < HEALTHY_STREAM_EVENTS
-        )
 
     @callback
     def _async_publish(self, measurements: Measurements) -> None:
@@ -189,31 +178,16 @@ class WhatwattLiveStream:
             self._first_data.set()
 
     @callback
-    def _async_first_event(self, event: LiveEvent) -> None:
-        """A new stream: after a reboot, read the system information again.
-
-        A reboot shows as a boot instant (now - uptime) later than the last one; the stream
-        sends the uptime in hours with few decimals, hence the generous tolerance.
-        """
-        uptime = event.time_since_boot
-        if uptime is None:
-            return
-        booted = dt_util.utcnow().timestamp() - uptime
-        if self._booted is not None and booted - self._booted > REBOOT_TOLERANCE_SECONDS:
-            self._async_check_device()
-        self._booted = booted
-
-    @callback
     def _async_healthy(self) -> None:
         """The stream works: reset the backoff and withdraw the takeover issue."""
         self._retry = RETRY_MIN_SECONDS
+        if self.takeovers >= TAKEOVER_LIMIT:
+            ir.async_delete_issue(self._hass, DOMAIN, self._takeover_issue_id)
         self.takeovers = 0
-        self._async_clear_takeover_issue()
 
     def _next_delay(self) -> float:
         """Backoff before the next attempt (minutes once another client keeps the stream)."""
         if self.takeovers >= TAKEOVER_LIMIT:
-            self._async_raise_takeover_issue()
             return TAKEOVER_RETRY_SECONDS
         delay = self._retry
         self._retry = min(self._retry * 2, RETRY_MAX_SECONDS)
@@ -238,8 +212,8 @@ class WhatwattLiveStream:
         """Read ``/api/v1/report`` once and publish it. False when the password is rejected."""
         try:
             report = await self._client.report()
-        except WhatwattLicenceRequired:
-            LOGGER.debug("%s has no licence for reports", self._entry.title)
+        except WhatwattLicenseRequired:
+            LOGGER.debug("%s has no license for reports", self._entry.title)
             self._reports_refused = True
         except WhatwattAuthError as err:
             self._async_auth_failed(err)
@@ -257,9 +231,14 @@ class WhatwattLiveStream:
 
     @callback
     def _async_failed(self, err: Exception) -> None:
-        """An attempt failed: the data counts as lost unless fresh values come in time."""
+        """An attempt failed: the data counts as lost unless fresh values come in time.
+
+        When the failure says "the device does not answer" and the system coordinator still
+        thinks it does (or the other way round), the coordinator reads the device and decides.
+        """
         self._error = err
-        self._async_note_reachability(err)
+        if is_unreachable(err) == self._system.reachable:
+            self._async_check_device()
         self._start_lost_timer()
 
     @callback
@@ -268,12 +247,11 @@ class WhatwattLiveStream:
         self._cancel_lost_timer()
         if err is not None:
             self._error = err
-            self._async_note_reachability(err)
         if not self._live.last_update_success:
             return
         if is_unreachable(self._error):
             assert isinstance(self._error, WhatwattError)
-            key, placeholders = describe(self._error, self._entry.title)
+            key, placeholders = error_translation(self._error, self._entry.title)
         else:
             key = "live_data_lost"
             placeholders = {"name": self._entry.title, "seconds": f"{self.stale_after:.0f}"}
@@ -284,7 +262,7 @@ class WhatwattLiveStream:
                 translation_placeholders=placeholders,
             )
         )
-        self._async_check_device()  # at most one read per 5 s (async_read): no double ask
+        self._async_check_device()
 
     @callback
     def _async_back(self) -> None:
@@ -292,31 +270,22 @@ class WhatwattLiveStream:
         lost = not self._live.last_update_success
         if lost:
             LOGGER.info("Live data from %s is back", self._entry.title)
-        if self._unreachable or lost or not self._system.last_update_success:
+        if lost or not self._system.reachable or not self._system.last_update_success:
             self._async_check_device()
         self._error = None
-        self._unreachable = False
-
-    @callback
-    def _async_note_reachability(self, err: Exception) -> None:
-        """The device stopped answering, or answers again: the system coordinator checks."""
-        unreachable = is_unreachable(err)
-        if unreachable != self._unreachable:
-            self._unreachable = unreachable
-            self._async_check_device()
 
     @callback
     def _async_check_device(self) -> None:
-        """Ask the system coordinator to read the device now (reachable? meter status?)."""
+        """Ask the system coordinator to read the device (reachable? meter status?)."""
         self._entry.async_create_task(
-            self._hass, self._system.async_read(max_age=SYSTEM_READ_MIN_AGE), eager_start=False
+            self._hass, self._system.async_request_refresh(), eager_start=False
         )
 
     @callback
     def _async_auth_failed(self, err: WhatwattAuthError) -> None:
         """The password stopped working: stop, go unavailable and ask the user (reauth)."""
         self._cancel_lost_timer()
-        key, placeholders = describe(err, self._entry.title)
+        key, placeholders = error_translation(err, self._entry.title)
         self._live.async_set_update_error(
             ConfigEntryAuthFailed(
                 translation_domain=DOMAIN,
@@ -338,7 +307,7 @@ class WhatwattLiveStream:
     def _async_stop(self) -> None:
         """The entry unloads (HA cancels the task): stop the timer, withdraw the issue."""
         self._cancel_lost_timer()
-        self._async_clear_takeover_issue()
+        ir.async_delete_issue(self._hass, DOMAIN, self._takeover_issue_id)
 
     @callback
     def _cancel_lost_timer(self) -> None:
@@ -358,16 +327,11 @@ class WhatwattLiveStream:
         return f"{ISSUE_STREAM_TAKEN_OVER}_{self._entry.entry_id}"
 
     @callback
-    def _async_clear_takeover_issue(self) -> None:
-        if self._takeover_issue:
-            self._takeover_issue = False
-            ir.async_delete_issue(self._hass, DOMAIN, self._takeover_issue_id)
-
-    @callback
-    def _async_raise_takeover_issue(self) -> None:
-        if self._takeover_issue:
+    def _async_taken_over(self) -> None:
+        """Another client took the stream; at the limit, back off and tell the user once."""
+        self.takeovers += 1
+        if self.takeovers != TAKEOVER_LIMIT:
             return
-        self._takeover_issue = True
         LOGGER.warning(
             "Another client keeps taking the live stream of %s; retrying every %.0f s",
             self._entry.title,

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Final, override
+from typing import Any, Final, cast, override
 
 from homeassistant.components.number import NumberEntity, NumberEntityDescription, NumberMode
 from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .client.meter_settings import Kind
+from .client.meter_settings import SPECS, FieldType
 from .coordinator import WhatwattConfigEntry
-from .entity import WhatwattSettingDescriptionMixin, WhatwattSettingEntity
-from .helpers import number_range, setting_fields, setting_specs
+from .entity import WhatwattSettingEntity, async_add_setting_entities, setting_descriptions
 
 PARALLEL_UPDATES = 1
 
@@ -21,24 +19,20 @@ FLOAT_STEP: Final = 0.001
 """Step of a real-valued setting in the UI (the device takes any value in range)."""
 
 
-@dataclass(frozen=True, kw_only=True)
-class WhatwattSettingNumberEntityDescription(
-    NumberEntityDescription, WhatwattSettingDescriptionMixin
-):
-    """A numeric meter setting: range, step and unit from its spec."""
-
-
-NUMBERS: Final = tuple(
-    WhatwattSettingNumberEntityDescription(
-        **setting_fields(spec),
-        native_min_value=number_range(spec)[0],
-        native_max_value=number_range(spec)[1],
-        native_step=1 if spec.kind is Kind.INT else FLOAT_STEP,
+def _describe(**fields: Any) -> NumberEntityDescription:
+    """A numeric setting: range, step and unit from its spec, typed in a box."""
+    spec = SPECS[fields["key"]]
+    return NumberEntityDescription(
+        **fields,
+        native_min_value=spec.bounds[0],
+        native_max_value=spec.bounds[1],
+        native_step=1 if spec.type is FieldType.INT else FLOAT_STEP,
         native_unit_of_measurement=spec.unit,
         mode=NumberMode.BOX,
     )
-    for spec in setting_specs(Platform.NUMBER)
-)
+
+
+NUMBERS: Final = setting_descriptions(Platform.NUMBER, _describe)
 
 
 async def async_setup_entry(
@@ -47,25 +41,17 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add a number for every numeric setting the gateway reports."""
-    settings = entry.runtime_data.meter_settings.data
-    async_add_entities(
-        WhatwattSettingNumber(entry, description)
-        for description in NUMBERS
-        if description.value_fn(settings) is not None
-    )
+    async_add_setting_entities(entry, async_add_entities, NUMBERS, WhatwattSettingNumber)
 
 
 class WhatwattSettingNumber(WhatwattSettingEntity, NumberEntity):
     """A numeric meter setting, typed in a box, with the documented range."""
 
-    entity_description: WhatwattSettingNumberEntityDescription
-
     @property
     @override
     def native_value(self) -> float | None:
         """Return the device's value."""
-        value: float | None = self.setting
-        return value
+        return cast("float | None", self.device_value)
 
     @override
     async def async_set_native_value(self, value: float) -> None:

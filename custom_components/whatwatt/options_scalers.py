@@ -21,23 +21,31 @@ path, ``_async_apply({"scalers_set": "custom"})``, like any change made in *Edit
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
-from homeassistant.config_entries import ConfigFlowResult, OptionsFlow
+from homeassistant.config_entries import ConfigFlowContext, ConfigFlowResult
 from homeassistant.exceptions import HomeAssistantError
-from homeassistant.helpers.selector import BooleanSelector, ObjectSelector
-from homeassistant.helpers.translation import async_get_translations
+from homeassistant.helpers.selector import (
+    BooleanSelector,
+    ObjectSelector,
+    ObjectSelectorConfig,
+    ObjectSelectorField,
+)
 import probatio
 
 from .client import Scaler
 from .client.exceptions import WhatwattScalersNotApplied, WhatwattValidationError
-from .client.scalers import LIST_FIELD, Reason, same_scalers, validate as validate_scalers
-from .const import DOMAIN
+from .client.scalers import (
+    FIELDS as SCALER_FIELDS,
+    LIST_FIELD,
+    Reason,
+    ScalerField,
+    same_scalers,
+    validate as validate_scalers,
+)
 from .errors import translated_errors
-from .helpers import scalers_selector_config
-
-if TYPE_CHECKING:
-    from .coordinator import WhatwattConfigEntry
+from .settings_flow import MeterSettingsSteps, ShownNotEnforced
+from .texts import async_load_texts, text
 
 STEP_SCALERS: Final = "scalers"
 SWITCH: Final = "switch_to_custom"
@@ -48,22 +56,38 @@ NONE: Final = "-"
 """Shown for a value the gateway does not report, or an empty list."""
 
 
-class _ScalerList(ObjectSelector):
-    """The list editor: describes the rows to the UI, lets any value through.
+class _ScalerList(ShownNotEnforced, ObjectSelector):
+    """The list editor: describes the rows to the UI; ``scalers.validate`` checks them."""
 
-    ``scalers.validate`` checks the rows, so that each bad one becomes a translated form error
-    instead of a schema failure.
+
+def _scaler_field(spec: ScalerField) -> ObjectSelectorField:
+    """A number box for a numeric field of a scaler row (with its range), else a text box."""
+    if spec.minimum is None:
+        return ObjectSelectorField(required=True, selector={"text": {}})
+    number = {"min": spec.minimum, "max": spec.maximum, "step": 1, "mode": "box"}
+    return ObjectSelectorField(required=True, selector={"number": number})
+
+
+def scalers_selector_config() -> ObjectSelectorConfig:
+    """Return the list editor of custom scalers: one row per scaler, added, changed, removed.
+
+    Each row is shown by its OBIS code, with its scaler below; the field names are translated
+    by ``selector.scalers.fields``.  The selectors show ranges; ``scalers.validate`` enforces
+    them, so that a bad row is a translated error naming it.
     """
+    return ObjectSelectorConfig(
+        multiple=True,
+        label_field=SCALER_FIELDS[0].key,
+        description_field=SCALER_FIELDS[1].key,
+        translation_key=LIST_FIELD,
+        fields={spec.key: _scaler_field(spec) for spec in SCALER_FIELDS},
+    )
 
-    def __call__(self, data: Any) -> Any:
-        return data
 
+class WhatwattScalersSteps(MeterSettingsSteps[ConfigFlowContext, ConfigFlowResult]):
+    """The custom scaler step of the options flow.
 
-class WhatwattScalersSteps(OptionsFlow):
-    """The custom scaler step of the options flow (a mixin of ``WhatwattOptionsFlow``).
-
-    It uses the flow's own helpers: the loaded entry, the end without changes and the apply
-    path of a meter-settings change.
+    Switching to the custom set is a meter-settings change like any other (``_async_apply``).
     """
 
     _scalers_set: str | None = None
@@ -72,20 +96,12 @@ class WhatwattScalersSteps(OptionsFlow):
     _scalers_custom: tuple[Scaler, ...] = ()
     """The custom list on the device (as read when the step opened, or after a write)."""
 
-    if TYPE_CHECKING:
-        _input: dict[str, Any]
-
-        def _loaded_entry(self) -> WhatwattConfigEntry: ...
-
-        async def _async_apply(self, changes: dict[str, Any]) -> ConfigFlowResult: ...
-
-        def _done(self) -> ConfigFlowResult: ...
-
     async def async_step_scalers(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
         """Show the scalers in use and the custom list; save the list, switch the set."""
-        entry = self._loaded_entry()
+        entry = self._entry()
+        await async_load_texts(self.hass)
         client = entry.runtime_data.client
         if user_input is None:
             try:
@@ -94,21 +110,18 @@ class WhatwattScalersSteps(OptionsFlow):
                     current = await client.current_scalers()
                     custom = await client.custom_scalers()
             except HomeAssistantError as err:
-                return self.async_abort(
-                    reason=str(err.translation_key),
-                    description_placeholders=err.translation_placeholders,
-                )
+                return await self._abort_with(err)
             entry.runtime_data.meter_settings.async_set_updated_data(settings)
             self._scalers_set = settings.scalers_set
             self._scalers_current, self._scalers_custom = tuple(current), tuple(custom)
-            return await self._show_scalers({LIST_FIELD: [row.as_dict() for row in custom]})
+            return self._show_scalers({LIST_FIELD: [row.as_dict() for row in custom]})
 
         rows = user_input.get(LIST_FIELD)
         try:
             scalers = validate_scalers([] if rows is None else rows)
         except WhatwattValidationError as err:
-            placeholders = await self._row_placeholders(err)
-            return await self._show_scalers(
+            placeholders = self._row_placeholders(err)
+            return self._show_scalers(
                 user_input, {LIST_FIELD: f"{LIST_FIELD}_{err.reason}"}, placeholders
             )
         if not same_scalers(scalers, self._scalers_custom):
@@ -120,10 +133,10 @@ class WhatwattScalersSteps(OptionsFlow):
                     self._scalers_custom = tuple(err.__cause__.scalers)
                 placeholders = dict(err.translation_placeholders or {})
                 if "field" in placeholders:
-                    placeholders["field"] = await self._scalers_text(
-                        f"options.step.{STEP_SCALERS}.data.{LIST_FIELD}", LIST_FIELD
+                    placeholders["field"] = text(
+                        self.hass, f"options.step.{STEP_SCALERS}.data.{LIST_FIELD}", LIST_FIELD
                     )
-                return await self._show_scalers(
+                return self._show_scalers(
                     user_input, {"base": str(err.translation_key)}, placeholders
                 )
         if user_input.get(SWITCH) is True and self._scalers_set != CUSTOM:
@@ -131,9 +144,9 @@ class WhatwattScalersSteps(OptionsFlow):
             settings = entry.runtime_data.meter_settings.data
             self._input = {**settings.as_dict(), SCALERS_SET: CUSTOM}
             return await self._async_apply({SCALERS_SET: CUSTOM})
-        return self._done()
+        return self._finish()
 
-    async def _show_scalers(
+    def _show_scalers(
         self,
         suggested: Mapping[str, Any],
         errors: dict[str, str] | None = None,
@@ -147,8 +160,8 @@ class WhatwattScalersSteps(OptionsFlow):
             fields[probatio.Optional(SWITCH, default=False)] = BooleanSelector()
         scalers_set = NONE
         if self._scalers_set is not None:
-            scalers_set = await self._scalers_text(
-                f"selector.{SCALERS_SET}.options.{self._scalers_set}", self._scalers_set
+            scalers_set = text(
+                self.hass, f"selector.{SCALERS_SET}.options.{self._scalers_set}", self._scalers_set
             )
         return self.async_show_form(
             step_id=STEP_SCALERS,
@@ -161,7 +174,7 @@ class WhatwattScalersSteps(OptionsFlow):
             },
         )
 
-    async def _row_placeholders(self, err: WhatwattValidationError) -> dict[str, str]:
+    def _row_placeholders(self, err: WhatwattValidationError) -> dict[str, str]:
         """Say which row (counted from 1) and which of its fields an error is about.
 
         ``scalers.2.obis`` is row 3, field "OBIS code" (its label in the server's language);
@@ -172,18 +185,10 @@ class WhatwattScalersSteps(OptionsFlow):
         duplicate = err.reason == Reason.DUPLICATE_OBIS
         return {
             "row": _row_number(err.field),
-            "field": await self._scalers_text(f"selector.{LIST_FIELD}.fields.{key}.name", key),
+            "field": text(self.hass, f"selector.{LIST_FIELD}.fields.{key}.name", key),
             "allowed": err.allowed,
             "other_row": _row_number(err.allowed) if duplicate else "",
         }
-
-    async def _scalers_text(self, path: str, default: str) -> str:
-        """Return a text of this integration in the server's language (``default`` if none)."""
-        category = path.split(".", 1)[0]
-        translations = await async_get_translations(
-            self.hass, self.hass.config.language, category, [DOMAIN]
-        )
-        return translations.get(f"component.{DOMAIN}.{path}", default)
 
 
 def _row_number(path: str) -> str:

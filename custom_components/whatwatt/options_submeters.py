@@ -8,10 +8,10 @@ Assistant's statistics repair then handles a unit change as it expects to.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
-from homeassistant.config_entries import ConfigFlowResult, OptionsFlow
-from homeassistant.helpers import device_registry as dr
+from homeassistant.config_entries import ConfigFlowContext, ConfigFlowResult
+from homeassistant.core import HomeAssistant
 from homeassistant.helpers.selector import (
     SelectOptionDict,
     SelectSelector,
@@ -20,46 +20,33 @@ from homeassistant.helpers.selector import (
 )
 import probatio
 
-from .entity import submeter_of
+from .client import Volume
+from .coordinator import WhatwattConfigEntry
+from .settings_flow import WhatwattFlow
 from .submeters import (
     SubmeterId,
+    async_known_submeters,
     checked_kind,
     entry_submeter_kind,
     kind_schema,
     with_kind,
 )
-
-if TYPE_CHECKING:
-    from .coordinator import WhatwattConfigEntry
+from .texts import async_load_texts, text
 
 STEP_SUBMETERS: Final = "submeters"
 STEP_SUBMETER: Final = "submeter"
 BUS_FIELD: Final = "bus"
 
 
-class WhatwattSubmeterSteps(OptionsFlow):
-    """The sub-meter steps of the options flow (a mixin of ``WhatwattOptionsFlow``)."""
+class WhatwattSubmeterSteps(WhatwattFlow[ConfigFlowContext, ConfigFlowResult]):
+    """The sub-meter steps of the options flow."""
 
     _bus: int | None = None
 
-    if TYPE_CHECKING:
-
-        def _loaded_entry(self) -> WhatwattConfigEntry: ...
-
-    def _submeters(self) -> dict[int, tuple[SubmeterId, str]]:
-        """The sub-meters seen (now, or before: their devices), by bus, with a short text."""
-        entry = self._loaded_entry()
-        seen: dict[int, tuple[SubmeterId, str]] = {}
-        registry = dr.async_get(self.hass)
-        for device in dr.async_entries_for_config_entry(registry, entry.entry_id):
-            if (submeter := submeter_of(entry, device)) is not None:
-                seen[submeter.bus] = (submeter, "-")
-        data = entry.runtime_data.live.data
-        for volume in data.volumes if data is not None else ():
-            if (submeter := SubmeterId.of(volume)) is not None:
-                reading = "-" if volume.cumulative is None else f"{volume.cumulative:g}"
-                seen[submeter.bus] = (submeter, reading)
-        return dict(sorted(seen.items()))
+    def _submeters(self) -> dict[int, tuple[SubmeterId, Volume | None]]:
+        """The sub-meters known, by bus (on one bus, the one in the data now)."""
+        known = async_known_submeters(self.hass, self._entry())
+        return {submeter.bus: (submeter, volume) for submeter, volume in known.items()}
 
     async def async_step_submeters(
         self, user_input: dict[str, Any] | None = None
@@ -74,13 +61,11 @@ class WhatwattSubmeterSteps(OptionsFlow):
         if len(submeters) == 1:
             self._bus = next(iter(submeters))
             return await self.async_step_submeter()
-        entry = self._loaded_entry()
+        entry = self._entry()
+        await async_load_texts(self.hass)
         options = [
-            SelectOptionDict(
-                value=str(bus),
-                label=_label(submeter, reading, entry, bus),
-            )
-            for bus, (submeter, reading) in submeters.items()
+            SelectOptionDict(value=str(bus), label=_label(self.hass, entry, submeter, volume))
+            for bus, (submeter, volume) in submeters.items()
         ]
         return self.async_show_form(
             step_id=STEP_SUBMETERS,
@@ -97,7 +82,7 @@ class WhatwattSubmeterSteps(OptionsFlow):
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
         """What the sub-meter on the bus measures, and in which unit; saved in the options."""
-        entry = self._loaded_entry()
+        entry = self._entry()
         assert self._bus is not None
         errors: dict[str, str] = {}
         if user_input is not None:
@@ -109,8 +94,8 @@ class WhatwattSubmeterSteps(OptionsFlow):
                 return self.async_create_entry(
                     data=with_kind(entry.options, self._bus, medium, unit)
                 )
-        submeter, reading = self._submeters().get(
-            self._bus, (SubmeterId(bus=self._bus, meter_id=None), "-")
+        submeter, volume = self._submeters().get(
+            self._bus, (SubmeterId(bus=self._bus, meter_id=None), None)
         )
         return self.async_show_form(
             step_id=STEP_SUBMETER,
@@ -121,13 +106,31 @@ class WhatwattSubmeterSteps(OptionsFlow):
             description_placeholders={
                 "bus": str(self._bus),
                 "meter_id": submeter.meter_id or "-",
-                "reading": reading,
+                "reading": _reading(volume),
             },
         )
 
 
-def _label(submeter: SubmeterId, reading: str, entry: WhatwattConfigEntry, bus: int) -> str:
-    """One line per sub-meter: "Bus 1 · 20000741 · 1234.567 (gas, m³)"."""
-    kind = entry_submeter_kind(entry, bus)
-    what = f"{kind.medium}, {kind.unit}" if kind.medium is not None else "?"
-    return f"Bus {bus} · {submeter.meter_id or '-'} · {reading} ({what})"
+def _reading(volume: Volume | None) -> str:
+    """The sub-meter's latest reading as a short text (``-`` while none is known)."""
+    return "-" if volume is None or volume.cumulative is None else f"{volume.cumulative:g}"
+
+
+def _label(
+    hass: HomeAssistant, entry: WhatwattConfigEntry, submeter: SubmeterId, volume: Volume | None
+) -> str:
+    """One line per sub-meter, in the user's language: "Bus 1 · 20000741 · 1234.567 (Gas, m³)"."""
+    kind = entry_submeter_kind(entry, submeter.bus)
+    what = "?"
+    if kind.medium is not None:
+        medium = text(hass, f"selector.submeter_medium.options.{kind.medium}", kind.medium)
+        what = f"{medium}, {kind.unit}" if kind.unit else medium
+    return text(
+        hass,
+        "selector.submeter_label.options.label",
+        "Bus {bus} · {meter_id} · {reading} ({what})",
+        bus=str(submeter.bus),
+        meter_id=submeter.meter_id or "-",
+        reading=_reading(volume),
+        what=what,
+    )

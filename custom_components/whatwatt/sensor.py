@@ -34,7 +34,6 @@ from homeassistant.const import (
     UnitOfReactivePower,
 )
 from homeassistant.core import HomeAssistant, callback
-from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator
@@ -42,15 +41,17 @@ from homeassistant.helpers.update_coordinator import DataUpdateCoordinator
 from .client import Measurements, SystemInfo, Volume
 from .const import METER_STATUS
 from .coordinator import WhatwattConfigEntry, WhatwattLiveCoordinator, WhatwattSystemCoordinator
-from .entity import WhatwattEntity, submeter_device_info, submeter_of
+from .entity import WhatwattEntity, submeter_device_info
 from .submeters import (
     SUBMETER_STALE_SECONDS,
     SubmeterId,
     SubmeterKind,
+    async_known_submeters,
     async_update_submeter_issue,
     display_precision,
     entry_submeter_kind,
     reading_time,
+    reported_submeters,
 )
 
 PARALLEL_UPDATES = 0
@@ -61,7 +62,7 @@ type _Read = Callable[[Measurements], float | None]
 TARIFF_OPTIONS: Final = ["1", "2", "3", "4"]
 METER_INTERFACES: Final = ["none", "p1", "mbus", "ttl", "mep"]
 METER_PROTOCOLS: Final = ["dsmr", "dlms", "kmp", "mep", "mbus"]
-LICENCES: Final = ["free", "plus", "pro"]
+LICENSES: Final = ["free", "plus", "pro"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -69,8 +70,7 @@ class WhatwattLiveSensorEntityDescription(SensorEntityDescription):
     """A value the meter measures; the sensor exists once the meter has sent it."""
 
     value_fn: Callable[[Measurements], _Value]
-    has_fn: Callable[[Measurements], bool]
-    """Whether the meter reports the value (runs per live event while sensors are missing)."""
+    """The value; None while the meter does not send it (the sensor exists once it does)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -78,7 +78,9 @@ class WhatwattSystemSensorEntityDescription(SensorEntityDescription):
     """A value of the system information (the boot instant needs the coordinator's memory)."""
 
     value_fn: Callable[[WhatwattSystemCoordinator], _Value]
-    has_fn: Callable[[SystemInfo], bool] = lambda _: True
+    """The value; the sensor exists when the device reports it at setup."""
+    always: bool = False
+    """Exists even while the device reports no value (shown as unknown)."""
     meter: bool = False
     """On the meter's device (else the gateway's)."""
 
@@ -94,13 +96,6 @@ def _kilo(read: _Read) -> Callable[[Measurements], float | None]:
         return None if kilo is None else round(kilo * 1000, 3)
 
     return value
-
-
-def _reported(read: _Read) -> Callable[[Measurements], bool]:
-    def has(data: Measurements) -> bool:
-        return read(data) is not None
-
-    return has
 
 
 def _net(data: Measurements) -> float | None:
@@ -192,7 +187,6 @@ def _measured(
         suggested_display_precision=quantity.precision,
         entity_registry_enabled_default=quantity.enabled if enabled is None else enabled,
         value_fn=_kilo(read) if quantity.kilo else read,
-        has_fn=_reported(read),
     )
 
 
@@ -240,7 +234,6 @@ LIVE_SENSORS: Final[tuple[WhatwattLiveSensorEntityDescription, ...]] = (
         state_class=SensorStateClass.MEASUREMENT,
         suggested_display_precision=0,
         value_fn=_net,
-        has_fn=lambda m: m.power_in is not None,
     ),
     *_phases(
         _POWER,
@@ -268,7 +261,6 @@ LIVE_SENSORS: Final[tuple[WhatwattLiveSensorEntityDescription, ...]] = (
         state_class=SensorStateClass.MEASUREMENT,
         suggested_display_precision=3,
         value_fn=lambda m: m.power_factor,
-        has_fn=lambda m: m.power_factor is not None,
     ),
     _measured(_ENERGY, "energy_import", lambda m: m.energy_in, translation_key="energy_import"),
     *_tariffs(_ENERGY, "energy_import", (lambda m: m.energy_in_t1, lambda m: m.energy_in_t2)),
@@ -280,7 +272,6 @@ LIVE_SENSORS: Final[tuple[WhatwattLiveSensorEntityDescription, ...]] = (
         device_class=SensorDeviceClass.ENUM,
         options=TARIFF_OPTIONS,
         value_fn=_tariff,
-        has_fn=lambda m: _tariff(m) is not None,
     ),
     _measured(
         _REACTIVE,
@@ -312,7 +303,6 @@ LIVE_SENSORS: Final[tuple[WhatwattLiveSensorEntityDescription, ...]] = (
         suggested_display_precision=0,
         entity_registry_enabled_default=False,
         value_fn=_kilo(lambda m: m.apparent_power),
-        has_fn=lambda m: m.apparent_power is not None,
     ),
     _measured(
         _REACTIVE_ENERGY,
@@ -400,7 +390,6 @@ def _diagnostic(
         entity_registry_enabled_default=enabled,
         meter=meter,
         value_fn=lambda coordinator: read(coordinator.data),
-        has_fn=lambda info: read(info) is not None,
     )
 
 
@@ -425,6 +414,7 @@ SYSTEM_SENSORS: Final[tuple[WhatwattSystemSensorEntityDescription, ...]] = (
         device_class=SensorDeviceClass.ENUM,
         options=list(METER_STATUS.values()),
         entity_category=EntityCategory.DIAGNOSTIC,
+        always=True,
         meter=True,
         value_fn=lambda coordinator: METER_STATUS.get(coordinator.data.meter.status or ""),
     ),
@@ -464,13 +454,12 @@ SYSTEM_SENSORS: Final[tuple[WhatwattSystemSensorEntityDescription, ...]] = (
         device_class=SensorDeviceClass.TIMESTAMP,
         entity_category=EntityCategory.DIAGNOSTIC,
         value_fn=lambda coordinator: coordinator.boot_time,
-        has_fn=lambda info: info.device.time_since_boot is not None,
     ),
     _diagnostic(
         "license",
-        lambda info: _option(info.device.licence.type, LICENCES),
+        lambda info: _option(info.device.license.type, LICENSES),
         device_class=SensorDeviceClass.ENUM,
-        options=LICENCES,
+        options=LICENSES,
     ),
     _plug_voltage("supercap_voltage", lambda info: info.device.plug.v_scap, enabled=True),
     _plug_voltage("usb_voltage", lambda info: info.device.plug.v_usb, enabled=False),
@@ -491,29 +480,24 @@ class WhatwattSubmeterSensorEntityDescription(SensorEntityDescription):
     """A counter never goes back to nothing or to 0 (the Energy dashboard would see a reset)."""
 
 
-def submeter_descriptions(
-    submeter: SubmeterId, kind: SubmeterKind
-) -> tuple[WhatwattSubmeterSensorEntityDescription, ...]:
-    """The reading (device class and unit by medium, full precision) and its time."""
-    return (
-        WhatwattSubmeterSensorEntityDescription(
-            key=f"{submeter.key}_reading",
-            translation_key="submeter_reading",
-            device_class=kind.device_class,
-            native_unit_of_measurement=kind.unit,
-            state_class=SensorStateClass.TOTAL_INCREASING,
-            suggested_display_precision=display_precision(kind.unit),
-            value_fn=lambda volume: volume.cumulative,
-            counter=True,
-        ),
-        WhatwattSubmeterSensorEntityDescription(
-            key=f"{submeter.key}_last_reading",
-            translation_key="submeter_last_reading",
-            device_class=SensorDeviceClass.TIMESTAMP,
-            entity_category=EntityCategory.DIAGNOSTIC,
-            value_fn=reading_time,
-        ),
-    )
+SUBMETER_SENSORS: Final[tuple[WhatwattSubmeterSensorEntityDescription, ...]] = (
+    WhatwattSubmeterSensorEntityDescription(
+        key="reading",
+        translation_key="submeter_reading",
+        state_class=SensorStateClass.TOTAL_INCREASING,
+        value_fn=lambda volume: volume.cumulative,
+        counter=True,
+    ),
+    WhatwattSubmeterSensorEntityDescription(
+        key="last_reading",
+        translation_key="submeter_last_reading",
+        device_class=SensorDeviceClass.TIMESTAMP,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        value_fn=reading_time,
+    ),
+)
+"""The reading of each sub-meter (device class and unit by what the user says it measures,
+at its own resolution) and the time of that reading."""
 
 
 # Platform -----------------------------------------------------------------------------------
@@ -530,7 +514,7 @@ async def async_setup_entry(
     async_add_entities(
         WhatwattSystemSensor(entry, system, description)
         for description in SYSTEM_SENSORS
-        if description.has_fn(system.data)
+        if description.always or description.value_fn(system) is not None
     )
 
     live = runtime.live
@@ -542,7 +526,7 @@ async def async_setup_entry(
         data: Measurements | None = live.data
         if data is None or not pending:
             return
-        new = [description for description in pending if description.has_fn(data)]
+        new = [d for d in pending if d.value_fn(data) is not None]
         if not new:
             return
         for description in new:
@@ -562,38 +546,34 @@ def _async_setup_submeters(
 ) -> None:
     """Sub-meters: known ones at once (unavailable until reported), new ones when they appear."""
     live = entry.runtime_data.live
-    known: set[SubmeterId] = set()
+    added: set[SubmeterId] = set()
 
     @callback
     def _async_add(submeter: SubmeterId) -> None:
-        known.add(submeter)
+        added.add(submeter)
         kind = entry_submeter_kind(entry, submeter.bus)
         device = submeter_device_info(hass, entry, submeter, kind)
         entities = [
-            WhatwattSubmeterSensor(entry, live, description, submeter, device)
-            for description in submeter_descriptions(submeter, kind)
+            WhatwattSubmeterSensor(
+                entry, live, description, submeter=submeter, kind=kind, device=device
+            )
+            for description in SUBMETER_SENSORS
         ]
         for entity in entities:
-            entity.async_on_remove(partial(known.discard, submeter))
+            entity.async_on_remove(partial(added.discard, submeter))
         async_add_entities(entities)
         async_update_submeter_issue(hass, entry, submeter, kind)
 
-    device_registry = dr.async_get(hass)
-    for device in dr.async_entries_for_config_entry(device_registry, entry.entry_id):
-        if (submeter := submeter_of(entry, device)) is not None:
-            _async_add(submeter)
+    for submeter in async_known_submeters(hass, entry):
+        _async_add(submeter)
 
     @callback
     def _async_add_reported() -> None:
         """A sub-meter in the data for the first time (one set lookup per entry and event)."""
-        data: Measurements | None = live.data
-        if data is None:
-            return
-        for volume in data.volumes:
-            if (submeter := SubmeterId.of(volume)) is not None and submeter not in known:
+        for submeter in reported_submeters(live.data):
+            if submeter not in added:
                 _async_add(submeter)
 
-    _async_add_reported()
     entry.async_on_unload(live.async_add_listener(_async_add_reported))
 
 
@@ -687,12 +667,19 @@ class WhatwattSubmeterSensor(WhatwattEntity[WhatwattLiveCoordinator], SensorEnti
         entry: WhatwattConfigEntry,
         coordinator: WhatwattLiveCoordinator,
         description: WhatwattSubmeterSensorEntityDescription,
+        *,
         submeter: SubmeterId,
+        kind: SubmeterKind,
         device: DeviceInfo,
     ) -> None:
-        """Show ``description`` of ``submeter`` on its device."""
+        """Show ``description`` of ``submeter`` on its device, as what ``kind`` says it is."""
         super().__init__(entry, coordinator, description)
+        self._attr_unique_id = f"{entry.unique_id}_{submeter.key}_{description.key}"
         self._attr_device_info = device
+        if description.counter:
+            self._attr_device_class = kind.device_class
+            self._attr_native_unit_of_measurement = kind.unit
+            self._attr_suggested_display_precision = display_precision(kind.unit)
         self._submeter = submeter
         self._seen: float | None = None
         self._written: tuple[Any, bool] | None = None

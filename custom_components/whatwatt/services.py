@@ -189,7 +189,7 @@ def async_setup_services(hass: HomeAssistant) -> None:
         DOMAIN,
         SERVICE_GET,
         _async_get,
-        schema=SETTINGS_SCHEMA,
+        schema=ENTRY_SCHEMA,
         supports_response=SupportsResponse.ONLY,
     )
     async_register_admin_service(

@@ -14,12 +14,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+import re
 from typing import TYPE_CHECKING, Any, Final
 
 from homeassistant.components.sensor import SensorDeviceClass
 from homeassistant.const import UnitOfEnergy, UnitOfVolume
 from homeassistant.core import HomeAssistant, callback
-from homeassistant.helpers import issue_registry as ir
+from homeassistant.helpers import device_registry as dr, issue_registry as ir
 from homeassistant.helpers.selector import (
     SelectSelector,
     SelectSelectorConfig,
@@ -28,7 +29,7 @@ from homeassistant.helpers.selector import (
 from homeassistant.util import dt as dt_util
 import probatio
 
-from .client import Volume
+from .client import Measurements, Volume
 from .const import DOMAIN
 
 if TYPE_CHECKING:
@@ -103,6 +104,39 @@ class SubmeterId:
     def of(cls, volume: Volume) -> SubmeterId | None:
         """The sub-meter a ``Vol[]`` entry is about (None without a bus)."""
         return None if volume.bus is None else cls(bus=volume.bus, meter_id=volume.meter_id)
+
+
+def reported_submeters(data: Measurements | None) -> dict[SubmeterId, Volume]:
+    """The sub-meters in the meter's latest data, with their entries."""
+    volumes = data.volumes if data is not None else ()
+    return {submeter: v for v in volumes if (submeter := SubmeterId.of(v)) is not None}
+
+
+def submeter_of(entry: WhatwattConfigEntry, device: dr.DeviceEntry) -> SubmeterId | None:
+    """The sub-meter a device of the entry stands for (None for the gateway and the meter)."""
+    pattern = re.compile(rf"{re.escape(str(entry.unique_id))}_bus(\d+)(?:_(.+))?")
+    for domain, identifier in device.identifiers:
+        if domain == DOMAIN and (match := pattern.fullmatch(identifier)):
+            return SubmeterId(bus=int(match[1]), meter_id=match[2])
+    return None
+
+
+@callback
+def async_known_submeters(
+    hass: HomeAssistant, entry: WhatwattConfigEntry
+) -> dict[SubmeterId, Volume | None]:
+    """Every sub-meter of the entry, the one definition of which sub-meters exist.
+
+    Those in the latest data, with their entries, and those seen before (their devices), with
+    None.  Ordered by bus; on one bus, a reported one last.
+    """
+    known: dict[SubmeterId, Volume | None] = {
+        submeter: None
+        for device in dr.async_entries_for_config_entry(dr.async_get(hass), entry.entry_id)
+        if (submeter := submeter_of(entry, device)) is not None
+    }
+    known |= reported_submeters(entry.runtime_data.live.data)
+    return dict(sorted(known.items(), key=lambda item: (item[0].bus, item[1] is not None)))
 
 
 def submeter_kind(options: Mapping[str, Any], bus: int, *, dsmr: bool) -> SubmeterKind:

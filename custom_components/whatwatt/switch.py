@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Final, override
+from typing import Any, Final, cast, override
 
 from homeassistant.components.switch import SwitchEntity, SwitchEntityDescription
 from homeassistant.const import Platform
@@ -11,23 +10,12 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .coordinator import WhatwattConfigEntry
-from .entity import WhatwattSettingDescriptionMixin, WhatwattSettingEntity
-from .helpers import setting_fields, setting_specs
+from .entity import WhatwattSettingEntity, async_add_setting_entities, setting_descriptions
 
 PARALLEL_UPDATES = 1
 
 
-@dataclass(frozen=True, kw_only=True)
-class WhatwattSettingSwitchEntityDescription(
-    SwitchEntityDescription, WhatwattSettingDescriptionMixin
-):
-    """An on/off meter setting."""
-
-
-SWITCHES: Final = tuple(
-    WhatwattSettingSwitchEntityDescription(**setting_fields(spec))
-    for spec in setting_specs(Platform.SWITCH)
-)
+SWITCHES: Final = setting_descriptions(Platform.SWITCH, SwitchEntityDescription)
 
 
 async def async_setup_entry(
@@ -36,25 +24,17 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add a switch for every on/off setting the gateway reports."""
-    settings = entry.runtime_data.meter_settings.data
-    async_add_entities(
-        WhatwattSettingSwitch(entry, description)
-        for description in SWITCHES
-        if description.value_fn(settings) is not None
-    )
+    async_add_setting_entities(entry, async_add_entities, SWITCHES, WhatwattSettingSwitch)
 
 
 class WhatwattSettingSwitch(WhatwattSettingEntity, SwitchEntity):
     """A meter setting that is on or off."""
 
-    entity_description: WhatwattSettingSwitchEntityDescription
-
     @property
     @override
     def is_on(self) -> bool | None:
         """Return the device's value."""
-        value: bool | None = self.setting
-        return value
+        return cast("bool | None", self.device_value)
 
     @override
     async def async_turn_on(self, **kwargs: Any) -> None:

@@ -12,12 +12,12 @@ Typed, small, with its own exceptions and an injected ``aiohttp.ClientSession``:
 from __future__ import annotations
 
 from .auth import AuthScheme
-from .client import WhatwattClient
+from .client import DEFAULT_PORT, WhatwattClient, device_url
 from .exceptions import (
     WhatwattAuthError,
     WhatwattConnectionError,
     WhatwattError,
-    WhatwattLicenceRequired,
+    WhatwattLicenseRequired,
     WhatwattNotApplied,
     WhatwattResponseError,
     WhatwattScalersNotApplied,
@@ -31,7 +31,7 @@ from .meter_settings import MeterSettings
 from .models import LiveEvent, Measurements, Report, ReportMeter, ReportSystem, Volume
 from .scalers import Scaler
 from .system_info import (
-    DeviceLicence,
+    DeviceLicense,
     DevicePlug,
     LastReboot,
     SystemDevice,
@@ -42,8 +42,9 @@ from .system_info import (
 )
 
 __all__ = [
+    "DEFAULT_PORT",
     "AuthScheme",
-    "DeviceLicence",
+    "DeviceLicense",
     "DevicePlug",
     "LastReboot",
     "LiveEvent",
@@ -63,7 +64,7 @@ __all__ = [
     "WhatwattClient",
     "WhatwattConnectionError",
     "WhatwattError",
-    "WhatwattLicenceRequired",
+    "WhatwattLicenseRequired",
     "WhatwattNotApplied",
     "WhatwattResponseError",
     "WhatwattScalersNotApplied",
@@ -72,4 +73,5 @@ __all__ = [
     "WhatwattStreamTakenOver",
     "WhatwattTimeoutError",
     "WhatwattValidationError",
+    "device_url",
 ]

@@ -17,12 +17,11 @@ from .auth import AnyAuth, AuthScheme
 from .exceptions import (
     WhatwattAuthError,
     WhatwattConnectionError,
-    WhatwattLicenceRequired,
+    WhatwattLicenseRequired,
     WhatwattResponseError,
     WhatwattScalersNotApplied,
     WhatwattSettingNotApplied,
     WhatwattTimeoutError,
-    WhatwattValidationError,
 )
 from .meter_settings import SECRET_KEYS, MeterSettings, full_settings, not_applied, validate
 from .models import LiveEvent, Report
@@ -31,6 +30,8 @@ from .sse import read_events
 from .system_info import SystemInfo
 
 _LOGGER = logging.getLogger(__name__)
+
+DEFAULT_PORT: Final = 80
 
 SYSTEM: Final = "/api/v1/system"
 METER_SETTINGS: Final = "/api/v1/meter/settings"
@@ -41,9 +42,17 @@ SCALERS_CURRENT: Final = "/api/v1/meter/scalers/current"
 SCALERS_CUSTOM: Final = "/api/v1/meter/scalers/custom"
 LIVE: Final = "/api/v1/live"
 _LICENSED: Final = frozenset({REPORT})
-"""Routes that answer 404 on a FREE licence (only the ones this client uses)."""
+"""Routes that answer 404 on a FREE license (only the ones this client uses)."""
 _STREAM_TIMEOUT: Final = aiohttp.ClientTimeout(total=None, sock_read=None)
 _MAX_ERROR_TEXT: Final = 200
+
+
+def device_url(host: str, port: int = DEFAULT_PORT) -> URL:
+    """Return the address of a device: ``http://192.0.2.1``, ``http://[fe80::1]:8080``.
+
+    yarl brackets an IPv6 address and leaves out the default port.
+    """
+    return URL.build(scheme="http", host=host, port=port)
 
 
 def _scrub(text: str, secrets: Iterable[str]) -> str:
@@ -66,7 +75,7 @@ class WhatwattClient:
         host: str,
         session: aiohttp.ClientSession,
         password: str | None = None,
-        port: int = 80,
+        port: int = DEFAULT_PORT,
         request_timeout: float = 10.0,
     ) -> None:
         """Talk to ``host``; ``password`` is the Web UI password (``None``: not protected)."""
@@ -74,8 +83,8 @@ class WhatwattClient:
         self.port = port
         self.request_timeout = request_timeout
         self._session = session
-        self._base = URL.build(scheme="http", host=host, port=port)
-        self._name = host if port == 80 else f"{host}:{port}"
+        self._base = device_url(host, port)
+        self._name = self._base.raw_authority
         self._lock = asyncio.Lock()
         self._password = password or None
         self._auth = AnyAuth(self._password)
@@ -92,7 +101,7 @@ class WhatwattClient:
     # --- endpoints -------------------------------------------------------------------------
 
     async def system(self) -> SystemInfo:
-        """Read ``/api/v1/system``: identity, firmware, licence, meter link, network."""
+        """Read ``/api/v1/system``: identity, firmware, license, meter link, network."""
         return SystemInfo.from_dict(await self._get_object(SYSTEM))
 
     async def meter_settings(self) -> MeterSettings:
@@ -131,27 +140,8 @@ class WhatwattClient:
         """Read the general settings (``/api/v1/settings``); the password is never included."""
         return _without_password(await self._get_object(SETTINGS))
 
-    async def update_settings(self, changes: Mapping[str, Any]) -> dict[str, Any]:
-        """Change only the given general settings (PUT, nested by section), then read back.
-
-        ``changes`` nests like the device's object, e.g. ``{"services": {"broadcast": False}}``.
-        The device checks the values (400 becomes WhatwattResponseError); the client checks
-        only the shape.  A new ``system.password`` is used for the requests that follow.
-        Nothing given: nothing is sent, the current settings are returned.
-        """
-        body = _settings_body(changes)
-        if not body:
-            return await self.settings()
-        new_password = body.get("system", {}).get("password")
-        secrets = (new_password,) if isinstance(new_password, str) else ()
-        await self._request("PUT", SETTINGS, body, secrets)
-        if isinstance(new_password, str):
-            self._password = new_password or None
-            self._auth = AnyAuth(self._password)
-        return await self.settings()
-
     async def report(self) -> Report:
-        """Read the latest meter report; WhatwattLicenceRequired on a FREE licence."""
+        """Read the latest meter report; WhatwattLicenseRequired on a FREE license."""
         return Report.from_dict(await self._get_object(REPORT))
 
     async def reboot(self) -> None:
@@ -292,8 +282,8 @@ class WhatwattClient:
         error, message = _error_body(payload)
         error = None if error is None else _scrub(error, scrub)
         message = None if message is None else _scrub(message, scrub)[:_MAX_ERROR_TEXT]
-        cls = WhatwattLicenceRequired if status == 404 and path in _LICENSED else None
-        what = "needs a PLUS or PRO licence" if cls else f"answered {status}"
+        cls = WhatwattLicenseRequired if status == 404 and path in _LICENSED else None
+        what = "needs a PLUS or PRO license" if cls else f"answered {status}"
         said = message or error
         raise (cls or WhatwattResponseError)(
             f"{self._name} {what} for {method} {path}" + (f": {said}" if said else ""),
@@ -343,22 +333,6 @@ def _without_password(settings: dict[str, Any]) -> dict[str, Any]:
     if isinstance(system, dict) and "password" in system:
         settings = {**settings, "system": {k: v for k, v in system.items() if k != "password"}}
     return settings
-
-
-def _settings_body(changes: Mapping[str, Any]) -> dict[str, Any]:
-    """Check the shape of a general-settings change: sections of JSON values."""
-    if not isinstance(changes, Mapping):
-        raise WhatwattValidationError("settings", "invalid_type", "an object of sections")
-    body: dict[str, Any] = {}
-    for section, values in changes.items():
-        if not isinstance(section, str) or not isinstance(values, Mapping):
-            raise WhatwattValidationError(str(section), "invalid_type", "an object of settings")
-        try:
-            json.dumps(dict(values))
-        except TypeError, ValueError:
-            raise WhatwattValidationError(section, "invalid_type", "JSON values") from None
-        body[section] = dict(values)
-    return body
 
 
 def _error_body(payload: bytes) -> tuple[str | None, str | None]:

@@ -47,8 +47,8 @@ class WhatwattResponseError(WhatwattError):
         self.device_message = device_message
 
 
-class WhatwattLicenceRequired(WhatwattResponseError):
-    """The endpoint needs a PLUS or PRO licence and the device has FREE (404 License required)."""
+class WhatwattLicenseRequired(WhatwattResponseError):
+    """The endpoint needs a PLUS or PRO license and the device has FREE (404 License required)."""
 
 
 class WhatwattStreamTakenOver(WhatwattConnectionError):
@@ -92,6 +92,18 @@ class WhatwattScalersNotApplied(WhatwattNotApplied):
         """Keep the list the device reads back."""
         super().__init__("scalers")
         self.scalers = scalers
+
+
+class InvalidValue(ValueError):
+    """A field's check refused a value, for ``reason`` (a WhatwattValidationError code).
+
+    Internal: the validators turn it into a WhatwattValidationError that names the field.
+    """
+
+    def __init__(self, reason: str) -> None:
+        """Keep the reason code (never the value: it may be a key)."""
+        super().__init__(reason)
+        self.reason = reason
 
 
 class WhatwattValidationError(WhatwattError, ValueError):

@@ -19,9 +19,7 @@ import math
 import re
 from typing import Any, Final
 
-import voluptuous as vol
-
-from .exceptions import WhatwattValidationError
+from .exceptions import InvalidValue, WhatwattValidationError
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -38,8 +36,8 @@ INT32_MIN: Final = -(2**31)
 INT32_MAX: Final = 2**31 - 1
 
 
-class Kind(StrEnum):
-    """How a field is typed on the wire."""
+class FieldType(StrEnum):
+    """How a field is typed on the wire (and so which check and which selector it gets)."""
 
     INT = "int"
     FLOAT = "float"
@@ -62,7 +60,7 @@ class SettingSpec:
     """What the device accepts for one field."""
 
     key: str
-    kind: Kind
+    type: FieldType
     section: Section
     default: Any
     options: tuple[str, ...] = ()
@@ -103,54 +101,61 @@ class SettingSpec:
         return value
 
     @property
+    def bounds(self) -> tuple[float, float]:
+        """The documented range of a numeric setting (every numeric one has both bounds)."""
+        if self.minimum is None or self.maximum is None:
+            raise TypeError(f"{self.key} is not numeric")
+        return self.minimum, self.maximum
+
+    @property
     def allowed(self) -> str:
         """Describe the accepted values (for error messages)."""
         if self.options:
             return ", ".join(self.options)
         if self.minimum is not None:
             return f"{_number(self.minimum)}..{_number(self.maximum)}"
-        if self.kind is Kind.KEY:
+        if self.type is FieldType.KEY:
             return f"{KEY_LENGTH} hexadecimal characters"
-        return self.kind.value
+        return self.type.value
 
-    def validator(self) -> Callable[[Any], Any]:
-        """Return a voluptuous validator that normalises a valid value."""
-        checks: dict[Kind, Callable[[Any], Any]] = {
-            Kind.INT: self._check_int,
-            Kind.FLOAT: self._check_float,
-            Kind.BOOL: _check_bool,
-            Kind.ENUM: self._check_enum,
-            Kind.KEY: _check_key,
+    def check(self, value: Any) -> Any:
+        """Return ``value`` normalised; raise InvalidValue with the reason it is refused."""
+        checks: dict[FieldType, Callable[[Any], Any]] = {
+            FieldType.INT: self._check_int,
+            FieldType.FLOAT: self._check_float,
+            FieldType.BOOL: _check_bool,
+            FieldType.ENUM: self._check_enum,
+            FieldType.KEY: _check_key,
         }
-        return checks[self.kind]
+        return checks[self.type](value)
 
     def _check_range(self, value: float) -> None:
         if self.minimum is not None and value < self.minimum:
-            raise vol.Invalid("out_of_range")
+            raise InvalidValue("out_of_range")
         if self.maximum is not None and value > self.maximum:
-            raise vol.Invalid("out_of_range")
+            raise InvalidValue("out_of_range")
 
     def _check_int(self, value: Any) -> int:
         # Integral floats are accepted (HA number selectors and YAML give 9600.0).
         if isinstance(value, bool) or not isinstance(value, int | float):
-            raise vol.Invalid("invalid_type")
+            raise InvalidValue("invalid_type")
         if isinstance(value, float) and not (math.isfinite(value) and value.is_integer()):
-            raise vol.Invalid("invalid_type")
+            raise InvalidValue("invalid_type")
         self._check_range(value)
         return int(value)
 
     def _check_float(self, value: Any) -> int | float:
         if not _is_real(value):
-            raise vol.Invalid("invalid_type")
+            raise InvalidValue("invalid_type")
         self._check_range(value)
         # The device's own examples send 1, not 1.0: keep integral values integral (C4).
         return int(value) if float(value).is_integer() else float(value)
 
     def _check_enum(self, value: Any) -> str:
         if not isinstance(value, str):
-            raise vol.Invalid("invalid_type")
+            raise InvalidValue("invalid_type")
         if value not in self.options:
-            raise vol.Invalid("invalid_option")
+            raise InvalidValue("invalid_option")
         return value
 
 
@@ -177,12 +182,12 @@ def _is_str(value: Any) -> bool:
     return isinstance(value, str)
 
 
-_HAS_KIND: Final[Mapping[Kind, Callable[[Any], bool]]] = {
-    Kind.INT: _is_int,
-    Kind.FLOAT: _is_real,
-    Kind.BOOL: _is_bool,
-    Kind.ENUM: _is_str,
-    Kind.KEY: _is_str,
+_HAS_KIND: Final[Mapping[FieldType, Callable[[Any], bool]]] = {
+    FieldType.INT: _is_int,
+    FieldType.FLOAT: _is_real,
+    FieldType.BOOL: _is_bool,
+    FieldType.ENUM: _is_str,
+    FieldType.KEY: _is_str,
 }
 """The type a reported value must have for its field's kind (range and options not checked)."""
 _mistyped_logged: Final[set[str]] = set()
@@ -194,7 +199,7 @@ def _reported(spec: SettingSpec, value: Any) -> bool:
 
     Only the type is logged, never the value.
     """
-    if value is None or _HAS_KIND[spec.kind](value):
+    if value is None or _HAS_KIND[spec.type](value):
         return True
     if spec.key not in _mistyped_logged:
         _mistyped_logged.add(spec.key)
@@ -202,7 +207,7 @@ def _reported(spec: SettingSpec, value: Any) -> bool:
             "Meter setting %s reported as %s, expected %s: treated as not reported",
             spec.key,
             type(value).__name__,
-            spec.kind.value,
+            spec.type.value,
         )
     return False
 
@@ -213,15 +218,15 @@ def _number(value: float | None) -> str:
 
 def _check_bool(value: Any) -> bool:
     if not isinstance(value, bool):
-        raise vol.Invalid("invalid_type")
+        raise InvalidValue("invalid_type")
     return value
 
 
 def _check_key(value: Any) -> str:
     if not isinstance(value, str):
-        raise vol.Invalid("invalid_type")
+        raise InvalidValue("invalid_type")
     if not _KEY_RE.fullmatch(value):
-        raise vol.Invalid("invalid_key")
+        raise InvalidValue("invalid_key")
     return value.upper()
 
 
@@ -231,7 +236,7 @@ def _setting(spec: SettingSpec) -> Any:
 
 
 _S = Section
-_K = Kind
+_T = FieldType
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -243,64 +248,64 @@ class MeterSettings:
     """
 
     baudrate: int | None = _setting(
-        SettingSpec(key="baudrate", kind=_K.INT, section=_S.SERIAL, default=115200,
+        SettingSpec(key="baudrate", type=_T.INT, section=_S.SERIAL, default=115200,
                     minimum=300, maximum=115200)
     )  # fmt: skip
     parity: str | None = _setting(
-        SettingSpec(key="parity", kind=_K.ENUM, section=_S.SERIAL, default="none",
+        SettingSpec(key="parity", type=_T.ENUM, section=_S.SERIAL, default="none",
                     options=("none", "odd", "even"))
     )  # fmt: skip
     stop_bits: str | None = _setting(
-        SettingSpec(key="stop_bits", kind=_K.ENUM, section=_S.SERIAL, default="1",
+        SettingSpec(key="stop_bits", type=_T.ENUM, section=_S.SERIAL, default="1",
                     options=("1", "1.5", "2"))
     )  # fmt: skip
     buffer_size: int | None = _setting(
-        SettingSpec(key="buffer_size", kind=_K.INT, section=_S.SERIAL, default=64,
+        SettingSpec(key="buffer_size", type=_T.INT, section=_S.SERIAL, default=64,
                     minimum=1, maximum=128, unit="B")
     )  # fmt: skip
     method: str | None = _setting(
-        SettingSpec(key="method", kind=_K.ENUM, section=_S.INTERFACE, default="Passive Push",
+        SettingSpec(key="method", type=_T.ENUM, section=_S.INTERFACE, default="Passive Push",
                     options=("Passive Push",))
     )  # fmt: skip
     encryption: bool | None = _setting(
-        SettingSpec(key="encryption", kind=_K.BOOL, section=_S.SECURITY, default=False)
+        SettingSpec(key="encryption", type=_T.BOOL, section=_S.SECURITY, default=False)
     )
     tx_invert: bool | None = _setting(
-        SettingSpec(key="tx_invert", kind=_K.BOOL, section=_S.SERIAL, default=False)
+        SettingSpec(key="tx_invert", type=_T.BOOL, section=_S.SERIAL, default=False)
     )
     rx_invert: bool | None = _setting(
-        SettingSpec(key="rx_invert", kind=_K.BOOL, section=_S.SERIAL, default=False)
+        SettingSpec(key="rx_invert", type=_T.BOOL, section=_S.SERIAL, default=False)
     )
     auto_baudrate: bool | None = _setting(
-        SettingSpec(key="auto_baudrate", kind=_K.BOOL, section=_S.SERIAL, default=True)
+        SettingSpec(key="auto_baudrate", type=_T.BOOL, section=_S.SERIAL, default=True)
     )
     if_type: str | None = _setting(
-        SettingSpec(key="if_type", kind=_K.ENUM, section=_S.INTERFACE, default="auto",
+        SettingSpec(key="if_type", type=_T.ENUM, section=_S.INTERFACE, default="auto",
                     options=("auto", "p1", "mbus", "ttl", "mep", "irda", "uart", "p1_adapter",
                              "ttl_push"))
     )  # fmt: skip
     protocol: str | None = _setting(
-        SettingSpec(key="protocol", kind=_K.ENUM, section=_S.INTERFACE, default="auto",
+        SettingSpec(key="protocol", type=_T.ENUM, section=_S.INTERFACE, default="auto",
                     options=("auto", "dsmr", "hdlc", "kmp", "mep", "mbus", "mbtr"))
     )  # fmt: skip
     if_mode: str | None = _setting(
-        SettingSpec(key="if_mode", kind=_K.ENUM, section=_S.INTERFACE, default="auto",
+        SettingSpec(key="if_mode", type=_T.ENUM, section=_S.INTERFACE, default="auto",
                     options=("auto", "push", "pull"))
     )  # fmt: skip
     conv_factor: float | None = _setting(
-        SettingSpec(key="conv_factor", kind=_K.FLOAT, section=_S.TIME_SCALING, default=1,
+        SettingSpec(key="conv_factor", type=_T.FLOAT, section=_S.TIME_SCALING, default=1,
                     minimum=0.001, maximum=1000)
     )  # fmt: skip
     time_offset: int | None = _setting(
-        SettingSpec(key="time_offset", kind=_K.INT, section=_S.TIME_SCALING, default=0,
+        SettingSpec(key="time_offset", type=_T.INT, section=_S.TIME_SCALING, default=0,
                     minimum=INT32_MIN, maximum=INT32_MAX, unit="s")
     )  # fmt: skip
     sync_time_offset_with_ntp: bool | None = _setting(
-        SettingSpec(key="sync_time_offset_with_ntp", kind=_K.BOOL, section=_S.TIME_SCALING,
+        SettingSpec(key="sync_time_offset_with_ntp", type=_T.BOOL, section=_S.TIME_SCALING,
                     default=False)
     )  # fmt: skip
     scalers_set: str | None = _setting(
-        SettingSpec(key="scalers_set", kind=_K.ENUM, section=_S.TIME_SCALING, default="default",
+        SettingSpec(key="scalers_set", type=_T.ENUM, section=_S.TIME_SCALING, default="default",
                     options=("default", "custom", "lge570"))
     )  # fmt: skip
 
@@ -308,7 +313,7 @@ class MeterSettings:
     def from_dict(cls, data: Mapping[str, Any]) -> MeterSettings:
         """Build from a device answer; unknown fields (newer firmware) are ignored.
 
-        Every value has its field's type (``Kind``): one of another type (some firmware) is
+        Every value has its field's type (``FieldType``): one of another type (some firmware) is
         treated as not reported, ``None``, and logged once per field at debug level.
         """
         return cls(
@@ -325,10 +330,10 @@ class MeterSettings:
 
 
 KEY_SPECS: Final = (
-    SettingSpec(key="encryption_key", kind=Kind.KEY, section=Section.SECURITY, default=None,
-                write_only=True),
-    SettingSpec(key="authentication_key", kind=Kind.KEY, section=Section.SECURITY, default=None,
-                write_only=True),
+    SettingSpec(key="encryption_key", type=FieldType.KEY, section=Section.SECURITY,
+                default=None, write_only=True),
+    SettingSpec(key="authentication_key", type=FieldType.KEY, section=Section.SECURITY,
+                default=None, write_only=True),
 )  # fmt: skip
 """The DLMS keys: write-only, never read back, never stored by a client."""
 
@@ -342,12 +347,6 @@ SECRET_KEYS: Final = tuple(spec.key for spec in KEY_SPECS)
 DEFAULTS: Final[Mapping[str, Any]] = {spec.key: spec.default for spec in _READABLE}
 """Factory defaults of the readable fields (what POST resets missing fields to)."""
 
-SCHEMA: Final = vol.Schema(
-    {vol.Optional(spec.key): spec.validator() for spec in SPECS.values()},
-    extra=vol.PREVENT_EXTRA,
-)
-"""Validates any subset of the 18 fields (a PUT body) and normalises the values."""
-
 
 def validate(values: Mapping[str, Any]) -> dict[str, Any]:
     """Validate a subset of meter settings; return the normalised values in API order.
@@ -358,13 +357,14 @@ def validate(values: Mapping[str, Any]) -> dict[str, Any]:
     unknown = sorted(set(values) - set(SPECS))
     if unknown:
         raise WhatwattValidationError(unknown[0], "unknown_field", ", ".join(SPECS))
-    try:
-        checked = SCHEMA(dict(values))
-    except vol.MultipleInvalid as err:
-        bad = {str(e.path[0]): e for e in err.errors if e.path}
-        key = next(k for k in SPECS if k in bad)
-        raise WhatwattValidationError(key, bad[key].msg, SPECS[key].allowed) from None
-    return {key: checked[key] for key in SPECS if key in checked}
+    checked: dict[str, Any] = {}
+    for key, spec in SPECS.items():
+        if key in values:
+            try:
+                checked[key] = spec.check(values[key])
+            except InvalidValue as err:
+                raise WhatwattValidationError(key, err.reason, spec.allowed) from None
+    return checked
 
 
 def not_applied(sent: Mapping[str, Any], read_back: MeterSettings) -> str | None:
@@ -378,7 +378,7 @@ def not_applied(sent: Mapping[str, Any], read_back: MeterSettings) -> str | None
         if spec.write_only:
             continue
         got = getattr(read_back, key)
-        if spec.kind is Kind.FLOAT and got is not None:
+        if spec.type is FieldType.FLOAT and got is not None:
             if math.isclose(got, value, rel_tol=1e-6):
                 continue
         elif got == value:

@@ -221,7 +221,7 @@ class ReportSystem:
 
 @dataclass(frozen=True, kw_only=True)
 class Report:
-    """The answer of ``/api/v1/report`` (PLUS/PRO licence)."""
+    """The answer of ``/api/v1/report`` (PLUS/PRO license)."""
 
     id: int | None = None
     """Incremental report id since boot."""

@@ -34,10 +34,8 @@ import math
 import re
 from typing import Any, Final
 
-import voluptuous as vol
-
 from . import _parse as p
-from .exceptions import WhatwattValidationError
+from .exceptions import InvalidValue, WhatwattValidationError
 
 LIST_FIELD: Final = "scalers"
 """The name of the whole list (the action's field; the root of every row's path)."""
@@ -80,39 +78,35 @@ class ScalerField:
     """The accepted values, for error messages."""
     example: Any
     check: Callable[[Any], Any]
-    """Return the normalised value; raise ``vol.Invalid(reason)``."""
+    """Return the normalised value; raise ``InvalidValue(reason)``."""
     minimum: int | None = None
     """The smallest value of a numeric field (``None``: the field is text)."""
     maximum: int | None = None
 
 
 def canonical_obis(value: Any) -> str:
-    """Return an OBIS code in canonical form (``01.8.0`` is ``1.8.0``); raise vol.Invalid."""
+    """Return an OBIS code in canonical form (``01.8.0`` is ``1.8.0``); raise InvalidValue."""
     if value is None or (isinstance(value, str) and not value.strip()):
-        raise vol.Invalid(Reason.MISSING_FIELD)
+        raise InvalidValue(Reason.MISSING_FIELD)
     match = _OBIS_RE.fullmatch(value.strip()) if isinstance(value, str) else None
     if match is None:
-        raise vol.Invalid(Reason.INVALID_OBIS)
+        raise InvalidValue(Reason.INVALID_OBIS)
     parts = [int(part) for part in match.groups()]
     if any(part > limit for part, limit in zip(parts, OBIS_LIMITS, strict=True)):
-        raise vol.Invalid(Reason.OUT_OF_RANGE)
+        raise InvalidValue(Reason.OUT_OF_RANGE)
     return ".".join(map(str, parts))
 
 
 def _check_scaler(value: Any) -> int:
     if value is None:
-        raise vol.Invalid(Reason.MISSING_FIELD)
+        raise InvalidValue(Reason.MISSING_FIELD)
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise vol.Invalid(Reason.INVALID_TYPE)
+        raise InvalidValue(Reason.INVALID_TYPE)
     if isinstance(value, float) and not (math.isfinite(value) and value.is_integer()):
-        raise vol.Invalid(Reason.INVALID_TYPE)
+        raise InvalidValue(Reason.INVALID_TYPE)
     if not SCALER_MIN <= value <= SCALER_MAX:
-        raise vol.Invalid(Reason.OUT_OF_RANGE)
+        raise InvalidValue(Reason.OUT_OF_RANGE)
     return int(value)
-
-
-def _extra_field(value: Any) -> Any:
-    raise vol.Invalid(Reason.EXTRA_FIELD)
 
 
 FIELDS: Final = (
@@ -136,12 +130,6 @@ KEYS: Final = tuple(spec.key for spec in FIELDS)
 ROW_ALLOWED: Final = "an object with " + " and ".join(KEYS)
 EXAMPLE: Final = [{spec.key: spec.example for spec in FIELDS}]
 """A one-row list (the vendor's own "every positive active energy register" example)."""
-
-_ROW: Final[dict[Any, Callable[[Any], Any]]] = {
-    vol.Required(spec.key, msg=Reason.MISSING_FIELD): spec.check for spec in FIELDS
-}
-ROW_SCHEMA: Final = vol.Schema({**_ROW, vol.Extra: _extra_field})
-"""Validates one row and normalises it (canonical OBIS code, integral scaler)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -200,14 +188,18 @@ def validate(rows: Any) -> list[Scaler]:
 def _validate_row(index: int, row: Any) -> Scaler:
     if not isinstance(row, Mapping):
         raise WhatwattValidationError(row_field(index), Reason.INVALID_ENTRY, ROW_ALLOWED)
-    try:
-        checked = ROW_SCHEMA(dict(row))
-    except vol.MultipleInvalid as err:
-        rank = {key: position for position, key in enumerate(KEYS)}
-        first = min(err.errors, key=lambda error: rank.get(str(error.path[0]), len(rank)))
-        key = str(first.path[0])
-        allowed = next((spec.allowed for spec in FIELDS if spec.key == key), ", ".join(KEYS))
-        raise WhatwattValidationError(row_field(index, key), first.msg, allowed) from None
+    checked: dict[str, Any] = {}
+    for spec in FIELDS:  # in field order: the first bad field is the one named
+        try:
+            checked[spec.key] = spec.check(row.get(spec.key))  # missing: None, refused as such
+        except InvalidValue as err:
+            raise WhatwattValidationError(
+                row_field(index, spec.key), err.reason, spec.allowed
+            ) from None
+    if extra := next((key for key in row if key not in KEYS), None):
+        raise WhatwattValidationError(
+            row_field(index, str(extra)), Reason.EXTRA_FIELD, ", ".join(KEYS)
+        )
     return Scaler(obis=checked["obis"], scaler=checked["scaler"])
 
 
@@ -225,7 +217,7 @@ def _pairs(scalers: Iterable[Scaler]) -> list[tuple[str, int]]:
     for scaler in scalers:
         try:
             obis = canonical_obis(scaler.obis)
-        except vol.Invalid:
+        except InvalidValue:
             obis = scaler.obis
         pairs.append((obis, scaler.scaler))
     return pairs

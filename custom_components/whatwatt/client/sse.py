@@ -3,7 +3,7 @@
 The parser is pure (bytes in, events out) so it can be tested at any chunk boundary.  The
 reader adds what the whatwatt device needs on top: silence detection (the device sends no
 heartbeat, so a dead link looks like a quiet meter) and telling "another client took the
-stream" (closed before the first event) from "the link dropped" (closed after events).
+stream" from "the link dropped" (``HEALTHY_EVENTS``).
 """
 
 from __future__ import annotations
@@ -26,6 +26,12 @@ from .exceptions import (
 MAX_LINE: Final = 65536
 """Longest line accepted (a three-phase live event is about 1.2 kB)."""
 _BOM: Final = "\ufeff"
+HEALTHY_EVENTS: Final = 3
+"""A stream that delivered this many events works.  One the device ends before (closed before
+the first event, or ended cleanly after one or two) was taken over by another client: the
+device serves one stream, closes the older one when a new client connects, and sends the
+current reading to a new client at once, so a client that connects right after us shows up as
+our second event.  A transport error after the first event is a dropped link instead."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,8 +135,8 @@ async def read_events(
     """Yield the events of an open SSE response body until it ends.
 
     Raises WhatwattStreamStale when no event arrived for ``stale_after`` seconds,
-    WhatwattStreamTakenOver when the stream ended before its first event (the device closes a
-    stream when another client opens one), and WhatwattConnectionError when it ended later.
+    WhatwattStreamTakenOver when another client took the stream (``HEALTHY_EVENTS``), and
+    WhatwattConnectionError when it ended otherwise.
     """
     loop = asyncio.get_running_loop()
     parser = SSEParser()
@@ -156,9 +162,9 @@ async def read_events(
 def _ended(name: str, delivered: int, err: aiohttp.ClientError | None) -> NoReturn:
     """Raise the error that says how the stream ended."""
     how = f": {type(err).__name__}" if err is not None else ""
-    if not delivered:
+    if not delivered or (err is None and delivered < HEALTHY_EVENTS):
         raise WhatwattStreamTakenOver(
-            f"{name} closed the live stream before the first event{how}; "
+            f"{name} closed the live stream after {delivered} event(s){how}; "
             "another client probably holds it"
         ) from err
     raise WhatwattConnectionError(f"{name} closed the live stream{how}") from err

@@ -30,15 +30,15 @@ class DevicePlug:
 
 
 @dataclass(frozen=True, kw_only=True)
-class DeviceLicence:
-    """The licence of the gateway (``device.license`` on the wire)."""
+class DeviceLicense:
+    """The license of the gateway (``device.license`` on the wire)."""
 
     type: str | None = None
     """``FREE``, ``PLUS`` or ``PRO``."""
     activation_date: str | None = None
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> DeviceLicence:
+    def from_dict(cls, data: Mapping[str, Any]) -> DeviceLicense:
         """Build from ``device.license``."""
         return cls(
             type=p.string(data.get("type")), activation_date=p.string(data.get("activation_date"))
@@ -55,7 +55,7 @@ class LastReboot:
 
 @dataclass(frozen=True, kw_only=True)
 class SystemDevice:
-    """The ``device`` object: identity, firmware, uptime, supply, licence."""
+    """The ``device`` object: identity, firmware, uptime, supply, license."""
 
     name: str | None = None
     id: str | None = None
@@ -67,7 +67,7 @@ class SystemDevice:
     """Seconds; read from ``time_since_boot`` or, failing that, ``time_since_reboot`` (C1)."""
     last_reboot: LastReboot = field(default_factory=LastReboot)
     plug: DevicePlug = field(default_factory=DevicePlug)
-    licence: DeviceLicence = field(default_factory=DeviceLicence)
+    license: DeviceLicense = field(default_factory=DeviceLicense)
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
@@ -89,7 +89,7 @@ class SystemDevice:
                 date=p.string(reboot.get("date")), time=p.string(reboot.get("time"))
             ),
             plug=DevicePlug.from_dict(p.obj(data, "plug")),
-            licence=DeviceLicence.from_dict(p.obj(data, "license")),
+            license=DeviceLicense.from_dict(p.obj(data, "license")),
             raw=dict(data),
         )
 
@@ -179,7 +179,7 @@ class SystemEthernet:
 
 @dataclass(frozen=True, kw_only=True)
 class SystemInfo:
-    """The answer of ``/api/v1/system``; works on every licence."""
+    """The answer of ``/api/v1/system``; works on every license."""
 
     device: SystemDevice = field(default_factory=SystemDevice)
     meter: SystemMeter = field(default_factory=SystemMeter)
