@@ -49,7 +49,7 @@ async def test_live_yields_typed_events(emulator: Emulator, session: aiohttp.Cli
         assert event.measurements.energy_in is not None
         assert event.uptime_hours is not None
         assert event.uptime_hours < 1  # hours, not seconds: the emulator just started
-        assert event.date is not None
+        assert event.measurements.meter_time is not None
     assert emulator.live_connections == 1
 
 

@@ -193,6 +193,7 @@ def test_report_maps_paths_and_keeps_absent_leaves_none() -> None:
     assert report.id == 72
     assert report.interval == 0.997
     assert report.date_time_utc == datetime(2025, 10, 7, 12, 29, 41, tzinfo=UTC)
+    assert report.measurements.meter_time == report.date_time_utc
     assert report.conv_factor == 1
     assert (m.power_in, m.power_in_l1, m.power_in_l2, m.power_out) == (0.015, 0.015, 0, 0)
     assert (m.voltage_l1, m.voltage_l2, m.voltage_l3) == (234.01, 36.12, 36.48)
@@ -298,7 +299,7 @@ def test_live_event_maps_every_key_of_the_vendor_example() -> None:
             cumulative=123.45,
         ),
     )
-    assert (event.date, event.time) == ("2024-08-24", "14:34:00")
+    assert m.meter_time == datetime(2024, 8, 24, 14, 34)  # the meter's local time, naive
     assert event.raw == LIVE
 
 
@@ -329,7 +330,7 @@ def test_live_and_report_share_one_shape() -> None:
 def test_every_measurement_has_a_source() -> None:
     """No field of Measurements is unreachable: each has an SSE key or a report path."""
     for f in fields(Measurements):
-        if f.name in {"tariff", "volumes"}:
+        if f.name in {"tariff", "volumes", "meter_time"}:
             continue
         assert f.metadata["live"] or f.metadata["report"], f.name
 
@@ -365,3 +366,13 @@ def test_scalers_are_read_and_broken_entries_skipped() -> None:
     assert [(s.obis, s.scaler) for s in scalers] == [("1.8.0", 0), ("31.7.0", -2)]
     assert scalers[1].as_dict() == {"obis": "31.7.0", "scaler": -2}
     assert Scaler.list_from({"not": "a list"}) == []
+
+
+@pytest.mark.parametrize(
+    "data",
+    [{"Date": "2024-08-24"}, {"Time": "14:34:00"}, {"Date": "24.8.2024", "Time": "14:34:00"},
+     {"Date": "2024-08-24", "Time": "14:34:00+02:00"}, {"Date": 20240824, "Time": "14:34:00"}],
+)  # fmt: skip
+def test_a_live_event_without_a_clean_local_time_has_no_meter_time(data: dict[str, Any]) -> None:
+    """Date and Time together make the meter's local time; anything else is no time."""
+    assert Measurements.from_live(data).meter_time is None

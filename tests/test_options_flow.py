@@ -85,7 +85,7 @@ async def open_edit(hass: HomeAssistant, entry: MockConfigEntry) -> FlowResult:
     """Open the options and choose "Edit settings"."""
     result = await hass.config_entries.options.async_init(entry.entry_id)
     assert result["type"] is FlowResultType.MENU
-    assert result["menu_options"] == ["edit", "scalers", "submeters", "restore"]
+    assert result["menu_options"] == ["edit", "scalers", "submeters", "demand", "restore"]
     return await hass.config_entries.options.async_configure(
         result["flow_id"], {"next_step_id": "edit"}
     )
@@ -822,3 +822,41 @@ async def test_options_flow_restore_with_a_new_password_starts_reauthentication(
     emulator.set_password("changed")
     result = await hass.config_entries.options.async_configure(confirm["flow_id"], {})
     assert result["errors"] == {"base": "invalid_auth"}
+
+
+async def test_the_demand_step_stores_the_choice_and_refuses_odd_values(
+    hass: HomeAssistant, loaded_entry: MockConfigEntry, emulator: Emulator
+) -> None:
+    """Options → Demand windows: the form opens on the defaults (15 min, 1 peak, no floor);
+    odd values are refused on their field with nothing stored; a good choice is stored in
+    the options (the floor in W) and the demand sensors follow it after the reload; nothing
+    goes to the device."""
+    manager = hass.config_entries.options
+    result = await manager.async_init(loaded_entry.entry_id)
+    form = await manager.async_configure(result["flow_id"], {"next_step_id": "demand"})
+    assert form["step_id"] == "demand"
+    assert {str(key): key.description["suggested_value"] for key in form["data_schema"].schema} == {
+        "window": "15",
+        "peaks": 1,
+        "floor": 0.0,
+    }
+    emulator.log.clear()
+    for field, values in (
+        ("window", {"window": "30", "peaks": 1, "floor": 0}),
+        ("peaks", {"window": "60", "peaks": 2.5, "floor": 0}),
+        ("peaks", {"window": "60", "peaks": 6, "floor": 0}),
+        ("floor", {"window": "60", "peaks": 3, "floor": -1}),
+        ("floor", {"window": "60", "peaks": 3, "floor": "2.5"}),
+    ):
+        form = await manager.async_configure(form["flow_id"], values)
+        assert form["type"] is FlowResultType.FORM
+        assert form["errors"] == {field: f"demand_{field}_invalid"}
+    assert "demand" not in loaded_entry.options
+    result = await manager.async_configure(
+        form["flow_id"], {"window": "60", "peaks": 3, "floor": 2.5}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()
+    assert loaded_entry.options["demand"] == {"window": 60, "peaks": 3, "floor": 2500.0}
+    assert loaded_entry.runtime_data.demand.config.window_minutes == 60
+    assert not [r for r in emulator.log if r.method != "GET"]  # the reload reads, nothing else

@@ -16,6 +16,7 @@ from .client import DEFAULT_PORT, WhatwattClient
 from .const import DOMAIN, FIRST_DATA_TIMEOUT, METER_STATUS_OK
 from .coordinator import (
     WhatwattConfigEntry,
+    WhatwattDemandCoordinator,
     WhatwattLiveCoordinator,
     WhatwattMeterSettingsCoordinator,
     WhatwattRuntimeData,
@@ -74,6 +75,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: WhatwattConfigEntry) -> 
             hass, entry, meter_settings=meter_settings, system=system, live=live, store=store
         ),
         store=store,
+        demand=WhatwattDemandCoordinator(hass, entry, live=live, system=system, store=store),
     )
     # Both devices exist before any entity: the meter's entities refer to the gateway.
     async_update_devices(hass, entry)

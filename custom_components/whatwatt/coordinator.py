@@ -7,6 +7,8 @@
   status).  Its own success says whether the gateway answers (``reachable``), and it alone
   decides whether the device rebooted (``async_note_uptime``).
 * ``WhatwattMeterSettingsCoordinator``: ``/api/v1/meter/settings``.
+* ``WhatwattDemandCoordinator``: the demand windows (``demand.py``), fed by every live update;
+  never polled.
 
 The polls stay slow (the gateway may run on meter power and the vendor asks to call it
 sparingly).  Everyone who wants the system read now (the stream runner when data stops or
@@ -50,6 +52,15 @@ from .const import (
     SYSTEM_INTERVAL_METER_PROBLEM,
     SYSTEM_READ_COOLDOWN,
 )
+from .demand import (
+    OPTION_DEMAND,
+    DemandConfig,
+    DemandSnapshot,
+    DemandTracker,
+    Sample,
+    gap_limit,
+    sample_time,
+)
 from .errors import error_translation
 
 if TYPE_CHECKING:
@@ -69,6 +80,7 @@ class WhatwattRuntimeData:
     stream: WhatwattLiveStream
     link: WhatwattMeterLink
     store: WhatwattStore
+    demand: WhatwattDemandCoordinator
 
 
 type WhatwattConfigEntry = ConfigEntry[WhatwattRuntimeData]
@@ -292,3 +304,91 @@ class WhatwattMeterSettingsCoordinator(_WhatwattPolledCoordinator[MeterSettings]
             raise
         self.async_set_updated_data(settings)
         return settings
+
+
+class WhatwattDemandCoordinator(DataUpdateCoordinator[DemandSnapshot | None]):
+    """Demand windows for capacity tariffs, from the meter's import register and clock.
+
+    Every live update with an import register is a sample for ``DemandTracker``; the snapshot
+    it gives is this coordinator's data (None before the first).  The tracker's state (peaks,
+    history, the window under way) is kept in the entry's store, per window length, at each
+    window change and when the entry unloads.
+    """
+
+    config_entry: WhatwattConfigEntry
+
+    def __init__(
+        self,
+        hass: HomeAssistant,
+        entry: WhatwattConfigEntry,
+        *,
+        live: WhatwattLiveCoordinator,
+        system: WhatwattSystemCoordinator,
+        store: WhatwattStore,
+    ) -> None:
+        """Follow ``live``; restore what ``store`` kept for the configured window length."""
+        super().__init__(hass, LOGGER, config_entry=entry, name=f"{entry.title} demand")
+        self.config = DemandConfig.from_options(entry.options)
+        self.zone = dt_util.get_default_time_zone()
+        """The meter's local calendar: the meter sends local time, the gateway's zone is
+        taken to be Home Assistant's."""
+        self._live = live
+        self._system = system
+        self._store = store
+        kept = store.get(OPTION_DEMAND)
+        self._kept: dict[str, Any] = dict(kept) if isinstance(kept, Mapping) else {}
+        self.tracker = DemandTracker.from_dict(
+            self.config, self.zone, self._kept.get(str(self.config.window_minutes))
+        )
+        self.data = self.tracker.snapshot()
+        self.meter_clock: datetime | None = None
+        """The meter's clock at the last report (for diagnostics)."""
+        self.meter_clock_trusted = True
+        self.live = True
+        """Whether the meter's data flows (the window under way follows it)."""
+        entry.async_on_unload(live.async_add_listener(self._async_live_updated))
+        entry.async_on_unload(self._async_keep)
+
+    @override
+    async def _async_update_data(self) -> DemandSnapshot | None:
+        """Serve a manual refresh from what the live data gave (it is push, not poll)."""
+        return self.tracker.snapshot()
+
+    @callback
+    def _async_live_updated(self) -> None:
+        data = self._live.data
+        if self.live != self._live.last_update_success:
+            self.live = self._live.last_update_success
+            if not self.live:
+                self.async_update_listeners()  # the window under way stops following
+        if not self.live or data is None or data.energy_in is None:
+            return
+        now = dt_util.utcnow()
+        moment, trusted = sample_time(data.meter_time, now, self.zone, self.tracker.last_time)
+        self.meter_clock = data.meter_time
+        if trusted != self.meter_clock_trusted:
+            self.meter_clock_trusted = trusted
+            if not trusted:
+                LOGGER.warning(
+                    "The clock of the meter behind %s is more than an hour off Home Assistant's"
+                    " (meter %s, Home Assistant %s): demand windows follow Home Assistant's"
+                    " clock until it is right (check time_offset in the meter settings)",
+                    self.config_entry.title,
+                    data.meter_time,
+                    now,
+                )
+        before = self.data.window_start if self.data is not None else None
+        self.tracker.add(
+            Sample(time=moment, energy=data.energy_in, power=data.power_in),
+            gap_limit(self._system.report_interval),
+        )
+        snapshot = self.tracker.snapshot()
+        if snapshot is not None and snapshot.window_start != before:
+            self._async_keep()
+        self.async_set_updated_data(snapshot)
+
+    @callback
+    def _async_keep(self) -> None:
+        """Put the tracker's state in the store (written within a second, or at unload)."""
+        self._kept[str(self.config.window_minutes)] = self.tracker.as_dict()
+        self._store.async_set(OPTION_DEMAND, dict(self._kept))

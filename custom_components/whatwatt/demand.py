@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any, Final
 
+OPTION_DEMAND: Final = "demand"
+"""``entry.options["demand"] = {"window": 15, "peaks": 1, "floor": 2500.0}`` (floor in W)."""
 WINDOW_MINUTES: Final = (15, 60)
 """The window lengths offered (15: CKW, Flanders; 60: Sweden, Norway)."""
 DEFAULT_WINDOW_MINUTES: Final = 15
@@ -35,6 +37,8 @@ GAP_MIN_SECONDS: Final = 60.0
 GAP_REPORT_FACTOR: Final = 3.0
 _KEEP_DAYS: Final = 400
 """Daily peaks older than this are dropped (the 12-month basis needs 12 calendar months)."""
+CLOCK_TOLERANCE: Final = timedelta(hours=1)
+"""A meter clock further than this from Home Assistant's is not used."""
 _IMPLAUSIBLE_KW: Final = 100.0
 _IMPLAUSIBLE_FACTOR: Final = 10.0
 """A register step above max(100 kW, 10 x the import power reported) is no load: the meter
@@ -62,6 +66,23 @@ class DemandConfig:
     def window(self) -> timedelta:
         """The window's length."""
         return timedelta(minutes=self.window_minutes)
+
+    @classmethod
+    def from_options(cls, options: Mapping[str, Any]) -> DemandConfig:
+        """Read the entry's options (``OPTION_DEMAND``); anything odd gives the default."""
+        stored = options.get(OPTION_DEMAND)
+        if not isinstance(stored, Mapping):
+            return cls()
+        window, peaks, floor = stored.get("window"), stored.get("peaks"), stored.get("floor")
+        return cls(
+            window_minutes=window if window in WINDOW_MINUTES else DEFAULT_WINDOW_MINUTES,
+            peaks=peaks if isinstance(peaks, int) and 1 <= peaks <= MAX_PEAKS else 1,
+            floor=float(floor) if isinstance(floor, int | float) and floor >= 0 else 0.0,
+        )
+
+    def as_options(self) -> dict[str, Any]:
+        """The form kept in the entry's options."""
+        return {"window": self.window_minutes, "peaks": self.peaks, "floor": self.floor}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -150,6 +171,16 @@ class DemandTracker:
         self._days: dict[date, Window] = {}
         self._high_water: float | None = None
         """The register before it went backwards, while a return to it is possible."""
+
+    @property
+    def last_time(self) -> datetime | None:
+        """When the last report was measured (UTC)."""
+        return None if self._last is None else self._last.time
+
+    @property
+    def days_kept(self) -> int:
+        """How many daily peaks are kept."""
+        return len(self._days)
 
     # --- windows and calendar -----------------------------------------------------------
 
@@ -420,6 +451,25 @@ def meter_time(local: datetime, zone: tzinfo, after: datetime | None) -> datetim
         if second >= after:
             return second
     return first
+
+
+def sample_time(
+    meter: datetime | None, now: datetime, zone: tzinfo, previous: datetime | None
+) -> tuple[datetime, bool]:
+    """When a report was measured, for the windows; and whether the meter's clock says so.
+
+    The meter's clock decides (each report pairs its time with its register, so late delivery
+    cannot move energy between windows) while it is within ``CLOCK_TOLERANCE`` of Home
+    Assistant's ``now``; a meter kept in standard time or given a wrong ``time_offset`` is
+    not trusted, and ``now`` is used.  ``meter`` is naive local time (the stream) or aware
+    (a report); ``previous`` is the time of the previous report (the repeated hour).
+    """
+    if meter is None:
+        return now, False
+    aware = meter.astimezone(UTC) if meter.tzinfo else meter_time(meter, zone, previous)
+    if abs(aware - now) > CLOCK_TOLERANCE:
+        return now, False
+    return aware, True
 
 
 def peaks_text(days: Iterable[Window], zone: tzinfo) -> list[dict[str, Any]]:

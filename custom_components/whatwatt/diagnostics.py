@@ -19,10 +19,11 @@ from homeassistant.components.diagnostics import REDACTED, async_redact_data
 from homeassistant.const import CONF_HOST, CONF_PASSWORD, CONF_PORT
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import entity_registry as er
+from homeassistant.util import dt as dt_util
 
 from .client import Scaler, WhatwattError
 from .client.meter_settings import SECRET_KEYS
-from .coordinator import WhatwattConfigEntry
+from .coordinator import WhatwattConfigEntry, WhatwattDemandCoordinator
 from .submeters import async_known_submeters, entry_submeter_kind
 
 TO_REDACT = {
@@ -110,6 +111,7 @@ async def async_get_config_entry_diagnostics(
                 None if runtime.link.last_change is None else runtime.link.last_change.as_dict()
             ),
         },
+        "demand": _demand(runtime.demand),
         "submeters": _submeters(hass, entry),
         "entities": _entities(hass, entry),
     }
@@ -131,6 +133,26 @@ async def _as_dicts(read: Awaitable[list[Scaler]]) -> list[dict[str, Any]]:
 def _error(err: BaseException | None) -> str | None:
     """Name the last error by its type (its text may carry addresses)."""
     return None if err is None else type(err).__name__
+
+
+def _demand(demand: WhatwattDemandCoordinator) -> dict[str, Any]:
+    """The demand windows: the choice, both clocks, the window under way, peaks kept."""
+    snapshot = demand.data
+    tracker = demand.tracker
+    return {
+        "config": demand.config.as_options(),
+        "zone": str(demand.zone),
+        "clocks": {
+            "meter": None if demand.meter_clock is None else demand.meter_clock.isoformat(),
+            "home_assistant": dt_util.utcnow().isoformat(),
+            "meter_clock_used": demand.meter_clock_trusted,
+            "last_sample": None if tracker.last_time is None else tracker.last_time.isoformat(),
+        },
+        "snapshot": None
+        if snapshot is None
+        else json.loads(json.dumps(asdict(snapshot), default=str)),
+        "daily_peaks_kept": tracker.days_kept,
+    }
 
 
 def _submeters(hass: HomeAssistant, entry: WhatwattConfigEntry) -> list[dict[str, Any]]:

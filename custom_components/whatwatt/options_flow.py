@@ -18,6 +18,7 @@ from homeassistant.config_entries import (
 from homeassistant.data_entry_flow import AbortFlow
 
 from .coordinator import WhatwattConfigEntry
+from .options_demand import STEP_DEMAND, WhatwattDemandSteps
 from .options_scalers import STEP_SCALERS, WhatwattScalersSteps
 from .options_submeters import STEP_SUBMETERS, WhatwattSubmeterSteps
 from .settings_flow import STEP_EDIT
@@ -25,8 +26,10 @@ from .settings_flow import STEP_EDIT
 STEP_RESTORE = "restore"
 
 
-class WhatwattOptionsFlow(WhatwattScalersSteps, WhatwattSubmeterSteps, OptionsFlowWithReload):
-    """Edit the meter settings, the custom scalers, the sub-meters; or restore the defaults."""
+class WhatwattOptionsFlow(
+    WhatwattScalersSteps, WhatwattSubmeterSteps, WhatwattDemandSteps, OptionsFlowWithReload
+):
+    """The meter settings, custom scalers, sub-meters, demand windows; or the defaults."""
 
     def _entry(self) -> WhatwattConfigEntry:
         """Return the config entry; abort the flow if it is not loaded (no device client)."""
@@ -39,11 +42,11 @@ class WhatwattOptionsFlow(WhatwattScalersSteps, WhatwattSubmeterSteps, OptionsFl
         return self.async_create_entry(data=dict(self.config_entry.options))
 
     async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
-        """Offer editing the settings, the scalers, the sub-meters, or the factory defaults."""
+        """Offer the settings, the scalers, the sub-meters, the demand windows, the defaults."""
         self._entry()
         return self.async_show_menu(
             step_id="init",
-            menu_options=[STEP_EDIT, STEP_SCALERS, STEP_SUBMETERS, STEP_RESTORE],
+            menu_options=[STEP_EDIT, STEP_SCALERS, STEP_SUBMETERS, STEP_DEMAND, STEP_RESTORE],
         )
 
     async def async_step_restore(

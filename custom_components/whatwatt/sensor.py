@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, tzinfo
 from functools import partial
 from typing import Any, Final, override
 
@@ -40,7 +40,13 @@ from homeassistant.helpers.update_coordinator import DataUpdateCoordinator
 
 from .client import Measurements, SystemInfo, Volume
 from .const import METER_STATUS
-from .coordinator import WhatwattConfigEntry, WhatwattLiveCoordinator, WhatwattSystemCoordinator
+from .coordinator import (
+    WhatwattConfigEntry,
+    WhatwattDemandCoordinator,
+    WhatwattLiveCoordinator,
+    WhatwattSystemCoordinator,
+)
+from .demand import DemandConfig, DemandSnapshot, peaks_text
 from .entity import WhatwattEntity, submeter_device_info
 from .submeters import (
     SUBMETER_STALE_SECONDS,
@@ -500,6 +506,111 @@ SUBMETER_SENSORS: Final[tuple[WhatwattSubmeterSensorEntityDescription, ...]] = (
 at its own resolution) and the time of that reading."""
 
 
+# Demand windows ------------------------------------------------------------------------------
+
+DEMAND_WRITE_SECONDS: Final = 10.0
+"""The demand of the window under way is written at most this often (and when it changes)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class WhatwattDemandSensorEntityDescription(SensorEntityDescription):
+    """A demand figure (``demand.py``), on the meter's device."""
+
+    value_fn: Callable[[DemandSnapshot], _Value]
+    attributes_fn: Callable[[DemandSnapshot, DemandConfig, tzinfo], dict[str, Any]] = (
+        lambda _snapshot, _config, _zone: {}
+    )
+    running: bool = False
+    """About the window under way: it changes with every report (written at most every 10 s
+    and when the window changes) and is unavailable while the meter's data is lost."""
+
+
+def _watts(value: float | None) -> int | None:
+    return None if value is None else round(value)
+
+
+def _window(snapshot: DemandSnapshot, _config: DemandConfig, zone: tzinfo) -> dict[str, Any]:
+    return {
+        "window_start": snapshot.window_start.astimezone(zone).isoformat(),
+        "window_end": snapshot.window_end.astimezone(zone).isoformat(),
+    }
+
+
+def _month_peaks(snapshot: DemandSnapshot, config: DemandConfig, zone: tzinfo) -> dict[str, Any]:
+    if snapshot.month is None or config.peaks == 1:
+        return {"peaks_averaged": config.peaks}
+    return {"peaks_averaged": config.peaks, "peaks": peaks_text(snapshot.month.days, zone)}
+
+
+_DEMAND: Final = _Quantity(
+    device_class=SensorDeviceClass.POWER,
+    unit=UnitOfPower.WATT,
+    state_class=SensorStateClass.MEASUREMENT,
+    precision=0,
+)
+
+
+def _demand(
+    key: str,
+    value_fn: Callable[[DemandSnapshot], _Value],
+    attributes_fn: Callable[[DemandSnapshot, DemandConfig, tzinfo], dict[str, Any]],
+    *,
+    running: bool = False,
+) -> WhatwattDemandSensorEntityDescription:
+    return WhatwattDemandSensorEntityDescription(
+        key=key,
+        translation_key=key,
+        device_class=_DEMAND.device_class,
+        native_unit_of_measurement=_DEMAND.unit,
+        state_class=_DEMAND.state_class,
+        suggested_display_precision=_DEMAND.precision,
+        value_fn=value_fn,
+        attributes_fn=attributes_fn,
+        running=running,
+    )
+
+
+DEMAND_SENSORS: Final[tuple[WhatwattDemandSensorEntityDescription, ...]] = (
+    _demand(
+        "demand_current",
+        lambda s: _watts(s.current),
+        lambda s, config, zone: {**_window(s, config, zone), "partial": s.partial},
+        running=True,
+    ),
+    _demand("demand_projected", lambda s: _watts(s.projected), _window, running=True),
+    _demand(
+        "demand_last_window",
+        lambda s: None if s.last_window is None else _watts(s.last_window.demand),
+        lambda s, _config, zone: {
+            "window_start": None
+            if s.last_window is None
+            else s.last_window.start.astimezone(zone).isoformat()
+        },
+    ),
+    _demand(
+        "demand_monthly_peak",
+        lambda s: None if s.month is None else _watts(s.month.demand),
+        _month_peaks,
+    ),
+    WhatwattDemandSensorEntityDescription(
+        key="demand_monthly_peak_start",
+        translation_key="demand_monthly_peak_start",
+        device_class=SensorDeviceClass.TIMESTAMP,
+        value_fn=lambda s: None if s.month is None else s.month.start,
+    ),
+    _demand(
+        "demand_basis",
+        lambda s: None if s.basis is None else _watts(s.basis.demand),
+        lambda s, config, _zone: {
+            "months": 0 if s.basis is None else s.basis.months,
+            "floor": round(config.floor),
+        },
+    ),
+)
+"""Demand windows: the window under way, its projection, the last one, the month's peak and
+when it started, and the 12-month capacity basis."""
+
+
 # Platform -----------------------------------------------------------------------------------
 
 
@@ -536,6 +647,33 @@ async def async_setup_entry(
     _async_add_reported()
     entry.async_on_unload(live.async_add_listener(_async_add_reported))
     _async_setup_submeters(hass, entry, async_add_entities)
+    _async_setup_demand(entry, async_add_entities)
+
+
+@callback
+def _async_setup_demand(
+    entry: WhatwattConfigEntry, async_add_entities: AddConfigEntryEntitiesCallback
+) -> None:
+    """Demand sensors once the meter has reported its import register (they need it)."""
+    demand = entry.runtime_data.demand
+
+    @callback
+    def _async_add() -> None:
+        async_add_entities(
+            WhatwattDemandSensor(entry, demand, description) for description in DEMAND_SENSORS
+        )
+
+    if demand.data is not None:
+        _async_add()
+        return
+
+    @callback
+    def _async_first() -> None:
+        if demand.data is not None:
+            remove()
+            _async_add()
+
+    remove = demand.async_add_listener(_async_first)
 
 
 @callback
@@ -722,4 +860,80 @@ class WhatwattSubmeterSensor(WhatwattEntity[WhatwattLiveCoordinator], SensorEnti
         state = (self._attr_native_value, self.available)
         if state != self._written:
             self._written = state
+            self.async_write_ha_state()
+
+
+class WhatwattDemandSensor(WhatwattEntity[WhatwattDemandCoordinator], SensorEntity):
+    """A demand figure, on the meter's device.
+
+    The window under way changes with every meter report: it is written at most every 10 s
+    and at each window change; the others only when they change.  The recorder stores a row per
+    written state: the feature adds a few rows per minute, not one per report.
+    """
+
+    entity_description: WhatwattDemandSensorEntityDescription
+
+    def __init__(
+        self,
+        entry: WhatwattConfigEntry,
+        coordinator: WhatwattDemandCoordinator,
+        description: WhatwattDemandSensorEntityDescription,
+    ) -> None:
+        """Create the sensor on the meter's device."""
+        super().__init__(entry, coordinator, description, meter=True)
+        self._written: tuple[Any, ...] | None = None
+        self._written_at = 0.0
+
+    @property
+    @override
+    def available(self) -> bool:
+        """The window under way is unavailable while the meter's data is lost."""
+        return super().available and (not self.entity_description.running or self.coordinator.live)
+
+    def _state(self) -> tuple[Any, ...]:
+        """Value, attributes, window and availability."""
+        snapshot = self.coordinator.data
+        if snapshot is None:
+            return (None, {}, None, self.available)
+        description = self.entity_description
+        config, zone = self.coordinator.config, self.coordinator.zone
+        return (
+            description.value_fn(snapshot),
+            description.attributes_fn(snapshot, config, zone),
+            snapshot.window_start,
+            self.available,
+        )
+
+    def _apply(self, state: tuple[Any, ...]) -> None:
+        self._attr_native_value, self._attr_extra_state_attributes = state[0], state[1]
+        self._written = state
+        self._written_at = self.hass.loop.time()
+
+    @override
+    async def async_added_to_hass(self) -> None:
+        self._apply(self._state())
+        await super().async_added_to_hass()
+
+    @callback
+    @override
+    def _handle_coordinator_update(self) -> None:
+        """Write what changed: at a new window, or a change of availability, or 10 s on.
+
+        The window under way is written at most every 10 s; the others change only with it.
+        """
+        written = self._written
+        snapshot = self.coordinator.data
+        if (
+            written is not None
+            and (snapshot is None or snapshot.window_start == written[2])
+            and written[3] == self.available
+            and (
+                not self.entity_description.running
+                or self.hass.loop.time() - self._written_at < DEMAND_WRITE_SECONDS
+            )
+        ):
+            return
+        state = self._state()
+        if state != written:
+            self._apply(state)
             self.async_write_ha_state()

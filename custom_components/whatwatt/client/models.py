@@ -107,6 +107,10 @@ class Measurements:
     tariff: int | None = None
     """Active tariff (0..4; 0 or absent when the meter does not say, C18)."""
     volumes: tuple[Volume, ...] = ()
+    meter_time: datetime | None = None
+    """When the meter measured these values, on its own clock (the gateway corrects it with
+    ``time_offset``): naive local time from the stream (``Date`` and ``Time``), aware UTC from
+    a report (``date_time_utc``)."""
 
     @classmethod
     def from_live(cls, data: Mapping[str, Any]) -> Measurements:
@@ -121,7 +125,12 @@ class Measurements:
             )
             for item in p.objects(data.get("Vol"))
         )
-        return cls(**values, tariff=p.integer(data.get("T")), volumes=volumes)
+        return cls(
+            **values,
+            tariff=p.integer(data.get("T")),
+            volumes=volumes,
+            meter_time=_local_time(data.get("Date"), data.get("Time")),
+        )
 
     @classmethod
     def from_report(cls, report: Mapping[str, Any]) -> Measurements:
@@ -140,10 +149,23 @@ class Measurements:
             )
             for item in p.objects(report.get("volume"))
         )
-        return cls(**values, tariff=p.integer(report.get("tariff")), volumes=volumes)
+        return cls(
+            **values,
+            tariff=p.integer(report.get("tariff")),
+            volumes=volumes,
+            meter_time=p.timestamp(report.get("date_time_utc")),
+        )
 
 
 _MEASURED: Final = tuple(f for f in fields(Measurements) if "live" in f.metadata)
+
+
+def _local_time(day: Any, clock: Any) -> datetime | None:
+    """``Date`` and ``Time`` of a live event as one naive local time (None if either is bad)."""
+    if not isinstance(day, str) or not isinstance(clock, str):
+        return None
+    moment = p.timestamp(f"{day}T{clock}")
+    return moment if moment is not None and moment.tzinfo is None else None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -153,10 +175,6 @@ class LiveEvent:
     measurements: Measurements = field(default_factory=Measurements)
     uptime_hours: float | None = None
     """Device uptime; the stream sends hours (C20)."""
-    date: str | None = None
-    """Local date of the reading, ``YYYY-MM-DD``."""
-    time: str | None = None
-    """Local time of the reading, ``HH:MM:SS``."""
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -170,8 +188,6 @@ class LiveEvent:
         return cls(
             measurements=Measurements.from_live(data),
             uptime_hours=p.number(data.get("Uptime")),
-            date=p.string(data.get("Date")),
-            time=p.string(data.get("Time")),
             raw=dict(data),
         )
 
