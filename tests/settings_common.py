@@ -79,11 +79,14 @@ def without_reported(monkeypatch: pytest.MonkeyPatch, key: str) -> None:
 
 @asynccontextmanager
 async def loaded(
-    hass: HomeAssistant, emulator: Emulator, platforms: list[Platform]
+    hass: HomeAssistant,
+    emulator: Emulator,
+    platforms: list[Platform],
+    entry: MockConfigEntry | None = None,
 ) -> AsyncIterator[MockConfigEntry]:
     """Set the integration up against the emulator, forwarding only ``platforms``."""
     with patch("custom_components.whatwatt.PLATFORMS", platforms):
-        entry = await async_setup(hass, make_entry(emulator))
+        entry = await async_setup(hass, entry or make_entry(emulator))
         emulator.log.clear()
         yield entry
         await hass.config_entries.async_unload(entry.entry_id)

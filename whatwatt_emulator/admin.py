@@ -62,6 +62,8 @@ def add_admin_routes(app: web.Application, emu: Emulator) -> None:
                 "faults": emu.faults.state(),
                 "mdns_interfaces": emu.mdns.interfaces() if emu.mdns else [],
                 "submeters": emu.submeters(),
+                "clock": emu.clock.state(),
+                "load": None if emu.load is None else emu.load.as_dict(),
             }
         )
 
@@ -119,6 +121,7 @@ def add_admin_routes(app: web.Application, emu: Emulator) -> None:
     router.add_post("/_emulator/push_report", push_report)
     router.add_post("/_emulator/reboot", reboot)
     _add_submeter_routes(router, emu)
+    _add_world_routes(router, emu)
 
 
 def _add_submeter_routes(router: web.UrlDispatcher, emu: Emulator) -> None:
@@ -162,3 +165,40 @@ def _add_submeter_routes(router: web.UrlDispatcher, emu: Emulator) -> None:
     router.add_post("/_emulator/submeters", add_submeter)
     router.add_delete(r"/_emulator/submeters/{bus:\d+}", remove_submeter)
     router.add_post(r"/_emulator/submeters/{bus:\d+}/advance", advance_submeter)
+
+
+def _only(data: dict[str, Any], fields: set[str]) -> None:
+    """Refuse a field the endpoint does not know (a typo must not pass silently)."""
+    if unknown := set(data) - fields:
+        raise ValueError(f"unknown field(s): {', '.join(sorted(unknown))}")
+
+
+def _add_world_routes(router: web.UrlDispatcher, emu: Emulator) -> None:
+    """``/_emulator/load`` and ``/_emulator/clock``: the meter's load and clock (demand)."""
+
+    async def load(request: web.Request) -> web.StreamResponse:
+        try:
+            data = await body(request)
+            emu.set_load(None if data.get("power", ...) is None else data)
+        except (ValueError, TypeError, web.HTTPBadRequest) as err:
+            return error_response(400, "invalid_load", str(err) or "invalid body")
+        return json_response(None if emu.load is None else emu.load.as_dict())
+
+    async def clock(request: web.Request) -> web.StreamResponse:
+        try:
+            data = await body(request)
+            _only(data, {"offset", "speed", "ahead"})
+            emu.clock.set(
+                offset=data.get("offset"),
+                speed=data.get("speed"),
+                ahead=data.get("ahead"),
+                unlimited="ahead" in data and data["ahead"] is None,
+            )
+        except (ValueError, TypeError, web.HTTPBadRequest) as err:
+            return error_response(400, "invalid_clock", str(err) or "invalid body")
+        if emu.stream is not None:
+            emu.stream.wake()
+        return json_response(emu.clock.state())
+
+    router.add_post("/_emulator/load", load)
+    router.add_post("/_emulator/clock", clock)

@@ -24,6 +24,7 @@ from .meter import MeterSimulator, Reading, Views
 from .profiles import PROFILES
 from .routes import build_app
 from .submeters import SubmeterBank, SubmeterSpec, normalise as normalise_submeters
+from .world import LoadProgram, MeterClock
 
 _LOGGER: Final = logging.getLogger(__name__)
 METER_STATUSES: Final = (
@@ -59,6 +60,9 @@ class Emulator:
         )
         seed = cfg.seed if cfg.seed is not None else int(cfg.device_id, 16)
         self.meter = MeterSimulator(self.profile, seed=seed)
+        self.clock = MeterClock()
+        self.load: LoadProgram | None = None
+        """The import power someone set (``set_load``); None: the simulated curve."""
         self.views = Views(self.profile)
         specs = normalise_submeters(cfg.submeters)
         if specs is None:
@@ -248,13 +252,37 @@ class Emulator:
                 steps += int((now - self._due) // interval)
             self._reading_id += steps
             jitter = 1.0 + self.meter._rng.uniform(-0.003, 0.003)
-            wall = time.time()
+            world = self.clock.world()
             self._reading = self.meter.sample(
-                now, wall, self._reading_id, interval * jitter, self._submeters.entries(wall)
+                world,
+                self.shown_time(world),
+                self._reading_id,
+                interval * jitter,
+                volumes=self._submeters.entries(time.time()),
+                load=self.load,
             )
             due = now + interval if force or self._due is None else self._due + steps * interval
             self._due = due if due > now else now + interval
         return self._reading
+
+    def shown_time(self, world: float) -> float:
+        """The time the gateway reports for a reading taken at world time ``world``.
+
+        The meter's own clock corrected by ``time_offset``; with ``sync_time_offset_with_ntp``
+        the gateway sets that offset itself, so it reports the (NTP) world time.
+        """
+        ms = self._meter_settings
+        if ms["sync_time_offset_with_ntp"]:
+            return world
+        return self.clock.meter(world) + float(ms["time_offset"])
+
+    def set_load(self, load: dict[str, Any] | None) -> None:
+        """Set the import power from now on (world time); None: the simulated curve.
+
+        ``{"power": kW}``, or ``{"steps": [[seconds, kW], ...], "repeat": bool}``.
+        ValueError / TypeError for a bad one.
+        """
+        self.load = None if load is None else LoadProgram.parse(load, self.clock.world())
 
     # ----- sub-meters (gas, water, heat on the meter's M-Bus) ------------------------------
 

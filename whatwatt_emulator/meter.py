@@ -13,11 +13,11 @@ from functools import lru_cache
 import json
 import math
 import random
-import time
 from typing import Any, Final
 from zoneinfo import ZoneInfo
 
 from .profiles import LEAVES, Profile
+from .world import LoadProgram
 
 LOCAL_TZ: Final = ZoneInfo("Europe/Zurich")  # the device default CET-1CEST,M3.5.0,M10.5.0/3
 _TWO_PI: Final = 2 * math.pi
@@ -71,7 +71,9 @@ class Reading:
     """
 
     id: int
-    wall: float  # time.time() of the reading
+    wall: float
+    """When the meter measured it, as the gateway reports it (``Date``/``Time``, the report's
+    timestamps): the meter's clock corrected by ``time_offset`` (``world.MeterClock``)."""
     interval: float
     tariff: int
     values: dict[str, float]
@@ -82,7 +84,10 @@ class MeterSimulator:
     """Power per phase from a smooth daily-ish curve plus noise; registers integrate it.
 
     Energy registers only ever increase (import and export each integrate their own power).
-    ``speed`` makes meter time run faster than real time, so counters move visibly in tests.
+    They integrate over the world's time (``world.MeterClock``).  ``speed`` makes the curve and
+    its integration run faster still, so counters move visibly in tests and benchmarks.  A
+    ``LoadProgram`` replaces the curve: its import power, spread over the phases, no export,
+    integrated exactly (not sped up).
     """
 
     def __init__(self, profile: Profile, *, seed: int, speed: float = 1.0) -> None:
@@ -101,31 +106,39 @@ class MeterSimulator:
             "re_out": 0.0,
         }
         self.registers.update(profile.start_energy)
-        self._last_mono: float | None = None
-        self._t0 = time.monotonic()
+        self._last_world: float | None = None
+        self._t0: float | None = None
 
     def sample(
         self,
-        mono: float,
+        world: float,
         wall: float,
         reading_id: int,
         interval: float,
+        *,
         volumes: tuple[VolumeEntry, ...] = (),
+        load: LoadProgram | None = None,
     ) -> Reading:
-        """Take a reading at ``mono`` (monotonic) / ``wall``; integrate energy since the last.
+        """Take a reading at world time ``world``, shown as ``wall``; integrate since the last.
 
-        ``volumes`` are the sub-meter captures the reading carries.
+        ``volumes`` are the sub-meter captures the reading carries; ``load`` replaces the
+        simulated import power.
         """
-        t = (mono - self._t0) * self.speed
+        if self._t0 is None:
+            self._t0 = world
+        t = (world - self._t0) * self.speed
         rng = self._rng
-        solar = max(0.0, 1.8 * math.sin(_TWO_PI * t / 240.0))
+        solar = 0.0 if load is not None else max(0.0, 1.8 * math.sin(_TWO_PI * t / 240.0))
         hour = local_date_time(wall)[2]
         tariff = 2 if hour >= 22 or hour < 7 else 1
         values: dict[str, float] = {}
         p_in = p_out = q_in = q_out = 0.0
         for k, name in enumerate(("l1", "l2", "l3")):
-            load = self._base[k] * (1.4 + math.sin(_TWO_PI * t / 90.0 + self._phase[k]))
-            net = load + rng.uniform(-0.02, 0.02) - solar / 3
+            if load is not None:
+                net = load.power(world) / 3
+            else:
+                curve = self._base[k] * (1.4 + math.sin(_TWO_PI * t / 90.0 + self._phase[k]))
+                net = curve + rng.uniform(-0.02, 0.02) - solar / 3
             imp, exp = (net, 0.0) if net >= 0 else (0.0, -net)
             volt = 230.0 + 2.5 * math.sin(_TWO_PI * t / 37.0 + k) + rng.uniform(-0.4, 0.4)
             q_pos = imp * 0.3
@@ -142,14 +155,17 @@ class MeterSimulator:
             q_out += q_neg
         values["p_in"] = p_in
         values["p_out"] = p_out
-        if self._last_mono is not None:
-            hours = max(0.0, mono - self._last_mono) * self.speed / 3600.0
+        if self._last_world is not None:
+            hours = max(0.0, world - self._last_world) * self.speed / 3600.0
             regs = self.registers
-            regs[f"e_in_t{tariff}"] += p_in * hours
+            if load is not None:
+                regs[f"e_in_t{tariff}"] += load.energy(self._last_world, world)
+            else:
+                regs[f"e_in_t{tariff}"] += p_in * hours
             regs[f"e_out_t{tariff}"] += p_out * hours
             regs["re_in"] += q_in * hours
             regs["re_out"] += q_out * hours
-        self._last_mono = mono
+        self._last_world = world
         values.update(self.registers)
         values["e_in"] = values["e_in_t1"] + values["e_in_t2"]
         values["e_out"] = values["e_out_t1"] + values["e_out_t2"]

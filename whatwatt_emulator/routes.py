@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -32,7 +31,7 @@ async def get_system(request: web.Request) -> web.StreamResponse:
     status = emu.meter_status()
     reading = emu.reading()
     state = system_info.SystemState(
-        now=time.time(),
+        now=emu.clock.world(),
         boot_wall=emu.boot_wall,
         uptime=emu.uptime(),
         meter_status=status,
@@ -75,7 +74,7 @@ async def get_report(request: web.Request) -> web.StreamResponse:
     report = emu.views.report_body(reading) if reading is not None else {"id": emu.last_report_id}
     system = {
         "id": emu.config.device_id,
-        **timestamps(time.time()),
+        **timestamps(emu.clock.world()),
         "boot_id": emu.boot_id,
         "time_since_boot": int(emu.uptime()),
     }

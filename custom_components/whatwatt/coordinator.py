@@ -25,6 +25,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Concatenate, override
 
 from homeassistant.config_entries import ConfigEntry
+from homeassistant.const import EVENT_HOMEASSISTANT_STOP
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.exceptions import ConfigEntryAuthFailed
 from homeassistant.helpers.debounce import Debouncer
@@ -348,6 +349,11 @@ class WhatwattDemandCoordinator(DataUpdateCoordinator[DemandSnapshot | None]):
         """Whether the meter's data flows (the window under way follows it)."""
         entry.async_on_unload(live.async_add_listener(self._async_live_updated))
         entry.async_on_unload(self._async_keep)
+        # Home Assistant does not unload entries when it stops: keep the window under way
+        # then too (the store writes it before Home Assistant ends).
+        entry.async_on_unload(
+            hass.bus.async_listen_once(EVENT_HOMEASSISTANT_STOP, lambda _event: self._async_keep())
+        )
 
     @override
     async def _async_update_data(self) -> DemandSnapshot | None:
