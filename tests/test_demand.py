@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 import json
 import math
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from hypothesis import given, strategies as st
@@ -23,6 +24,7 @@ from custom_components.whatwatt.demand import (
     gap_limit,
     meter_time,
     peaks_text,
+    sample_time,
 )
 
 ZURICH = ZoneInfo("Europe/Zurich")
@@ -336,3 +338,74 @@ def test_an_hour_window_is_aligned_on_the_hour() -> None:
     """60-minute windows start on the local hour."""
     tracker = DemandTracker(DemandConfig(window_minutes=60), ZURICH)
     assert tracker.window_start(START + timedelta(minutes=47)) == START
+
+
+def test_only_about_thirteen_months_of_daily_peaks_are_kept() -> None:
+    """A daily peak older than 400 days is dropped when a new one comes."""
+    tracker = DemandTracker(DemandConfig(), ZURICH)
+    first = datetime(2025, 1, 1, 12, tzinfo=ZURICH)
+    for day in range(401):
+        begin = first + timedelta(days=day)
+        for at in range(-60, 960, 60):
+            tracker.add(Sample(time=begin + timedelta(seconds=at), energy=day + at / 3600), GAP)
+    days = tracker.as_dict()["days"]
+    assert len(days) == 400
+    assert "2025-01-01" not in days
+    assert "2026-02-05" in days
+
+
+@pytest.mark.parametrize(
+    "broken",
+    [
+        {"last": {"time": "2026-03-10T08:00:00", "energy": 1.0}},  # a naive time
+        {"last": {"time": "2026-03-10T08:00:00+00:00", "energy": None}},
+        {"last": {"time": "2026-03-10T08:00:00+00:00", "energy": "1"}},
+        {"last": {"time": "2026-03-10T08:00:00+00:00", "energy": 1.0, "power": True}},
+        {"last_window": {"start": "2026-03-10T08:00:00+00:00", "demand": None}},
+        {"days": {"yesterday": {"start": "2026-03-10T08:00:00+00:00", "demand": 1.0}}},
+        {"current": {"start": "x"}},
+        {"high_water": "high"},
+    ],
+)
+def test_a_broken_kept_state_gives_a_new_tracker(broken: dict[str, Any]) -> None:
+    """Whatever is wrong in the store, the tracker starts afresh instead of failing."""
+    meter = Meter(lambda t: 1.0)
+    tracker = DemandTracker(DemandConfig(), ZURICH)
+    feed(tracker, meter, range(1, 1900))
+    kept = {**json.loads(json.dumps(tracker.as_dict())), **broken}
+    restored = DemandTracker.from_dict(DemandConfig(), ZURICH, kept)
+    assert restored.snapshot() is None
+    assert restored.days_kept == 0
+
+
+def test_a_discarded_window_shows_no_current_demand() -> None:
+    """The register went back in the window under way: no current demand, no projection."""
+    meter = Meter(lambda t: 1.0)
+    tracker = DemandTracker(DemandConfig(), ZURICH)
+    feed(tracker, meter, range(1, 1000))
+    meter.exact -= 1
+    feed(tracker, meter, range(1001, 1010))
+    snapshot = tracker.snapshot()
+    assert snapshot is not None
+    assert snapshot.current is None
+    assert snapshot.projected is None
+    assert tracker.last_time == START + timedelta(seconds=1009)
+
+
+def test_a_kept_window_without_its_last_report_starts_afresh() -> None:
+    """A store with a window under way but no last report (or the other way round) keeps the
+    peaks and starts the window afresh."""
+    tracker = DemandTracker(DemandConfig(), ZURICH)
+    feed(tracker, Meter(lambda t: 1.0), range(1, 1900))
+    kept = json.loads(json.dumps(tracker.as_dict()))
+    restored = DemandTracker.from_dict(DemandConfig(), ZURICH, {**kept, "current": None})
+    assert restored.snapshot() is None
+    assert restored.days_kept == 1
+
+
+def test_a_report_without_a_time_is_placed_at_home_assistants() -> None:
+    """No meter time at all (a report without date_time_utc): Home Assistant's clock."""
+    now = datetime(2026, 3, 10, 7, 0, tzinfo=UTC)
+    assert sample_time(None, now, ZURICH, None) == (now, False)
+    utc = datetime(2026, 3, 10, 6, 59, 58, tzinfo=UTC)
+    assert sample_time(utc, now, ZURICH, None) == (utc, True)

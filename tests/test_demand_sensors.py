@@ -327,3 +327,20 @@ async def test_the_day_the_clocks_go_back(
         "2026-10-25T02:15:00+01:00", "2026-10-25T02:30:00+01:00", "2026-10-25T02:45:00+01:00",
         "2026-10-25T03:00:00+01:00",
     ]  # fmt: skip
+
+
+async def test_the_sensors_come_with_the_first_import_register(
+    hass: HomeAssistant, emulator: Emulator, freezer: FrozenDateTimeFactory
+) -> None:
+    """Set up while the meter sends nothing: no demand sensor yet; they appear with the
+    first report, and a manual refresh serves what the data gave."""
+    emulator.set_meter_status("NO DATA")
+    async with loaded(hass, emulator, [Platform.SENSOR]) as entry:
+        assert hass.states.get(CURRENT) is None
+        emulator.set_meter_status(None)
+        await async_pass_time(hass, freezer, 20, step=STEP)
+        assert hass.states.get(CURRENT) is not None
+        demand = entry.runtime_data.demand
+        before = demand.data
+        await demand.async_refresh()
+        assert demand.data == before

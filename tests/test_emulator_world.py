@@ -173,6 +173,9 @@ async def test_the_admin_endpoints_set_the_load_and_the_clock(
     assert (await post("load", {"steps": "x"}))[0] == 400
     assert (await post("clock", {"spead": 5}))[1]["error"] == "invalid_clock"
     assert (await post("clock", {"speed": 0}))[0] == 400
+    async with session.get(f"{emu.url}/api/v1/live") as live:
+        await live.content.readline()  # the stream is open: a new clock wakes it
+        assert (await post("clock", {"offset": 0}))[0] == 200
     status, state = await post("clock", {"ahead": None})
     assert state["ahead"] is None
     async with session.get(f"{url}/state") as response:

@@ -893,8 +893,7 @@ class WhatwattDemandSensor(WhatwattEntity[WhatwattDemandCoordinator], SensorEnti
     def _state(self) -> tuple[Any, ...]:
         """Value, attributes, window and availability."""
         snapshot = self.coordinator.data
-        if snapshot is None:
-            return (None, {}, None, self.available)
+        assert snapshot is not None  # the sensors are added with the first one
         description = self.entity_description
         config, zone = self.coordinator.config, self.coordinator.zone
         return (
@@ -925,7 +924,8 @@ class WhatwattDemandSensor(WhatwattEntity[WhatwattDemandCoordinator], SensorEnti
         snapshot = self.coordinator.data
         if (
             written is not None
-            and (snapshot is None or snapshot.window_start == written[2])
+            and snapshot is not None
+            and snapshot.window_start == written[2]
             and written[3] == self.available
             and (
                 not self.entity_description.running
