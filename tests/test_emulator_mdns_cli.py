@@ -190,3 +190,52 @@ async def test_cli_run_serves_until_stopped(
         assert resp.headers["WWW-Authenticate"].startswith("Basic ")
     stop.set()
     await task
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--clock-speed", "0.5"], "speed"),
+        (["--clock-ahead", "-1"], "ahead"),
+        (["--load", "-2"], "kW"),
+        (["--load", "[1, 2]"], "JSON object"),
+        (["--load", '{"steps": "x"}'], "steps"),
+    ],
+)
+def test_cli_refuses_a_bad_clock_or_load(
+    capsys: pytest.CaptureFixture[str], argv: list[str], message: str
+) -> None:
+    """A bad clock or load exits with 2 and says why (nothing is served)."""
+    assert cli.main(argv) == 2
+    assert message in capsys.readouterr().err
+
+
+async def test_cli_sets_the_clock_and_the_load(
+    capsys: pytest.CaptureFixture[str], socket_enabled: None
+) -> None:
+    """--clock-speed/-ahead/-offset and --load reach the served device (its admin state)."""
+    args = cli.parser().parse_args(
+        ["--clock-speed", "15", "--clock-ahead", "1800", "--clock-offset", "-60", "--load", "2.5"]
+    )
+    stop = asyncio.Event()
+    config = EmulatorConfig(admin=True, submeters="none")
+    task = asyncio.create_task(
+        cli.run(config, "127.0.0.1", 0, stop=stop, world=cli.world_from_args(args))
+    )
+    out = ""
+    async with asyncio.timeout(60):
+        while "sub-meters" not in out:
+            await asyncio.sleep(0.02)
+            out += capsys.readouterr().out
+    url = out.split(" at ")[1].split()[0]
+    async with aiohttp.ClientSession() as session, session.get(url + "/_emulator/state") as resp:
+        state = await resp.json()
+    stop.set()
+    await task
+    assert (state["clock"]["speed"], state["clock"]["ahead"], state["clock"]["offset"]) == (
+        15,
+        1800,
+        -60,
+    )
+    assert state["load"]["steps"] == [[3600.0, 2.5]]
+    assert cli.world_from_args(cli.parser().parse_args(["--load", '{"power": 1}'])) is not None

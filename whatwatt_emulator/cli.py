@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+from collections.abc import Callable
+import json
 import logging
 import signal
 import sys
@@ -11,6 +13,7 @@ import sys
 from .config import LICENCES, METERS, EmulatorConfig
 from .emulator import Emulator
 from .submeters import PRESETS
+from .world import LoadProgram, MeterClock
 
 
 def parser() -> argparse.ArgumentParser:
@@ -43,6 +46,35 @@ def parser() -> argparse.ArgumentParser:
         help=f"sub-meters on the meter's M-Bus: {', '.join(PRESETS)} (default: the profile's, "
         "dsmr gas on bus 1, dlms none), or BUS:MEDIUM[:M_ID[:INTERVAL]] items separated by "
         "commas, MEDIUM gas, water or heat, e.g. 1:gas,2:water:31207754:900",
+    )
+    p.add_argument(
+        "--clock-speed",
+        type=float,
+        default=1.0,
+        metavar="FACTOR",
+        help="the meter's world runs this many times faster than real time (demand windows "
+        "pass quickly), until it is --clock-ahead seconds ahead",
+    )
+    p.add_argument(
+        "--clock-ahead",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="run fast only until this far ahead of real time (default: no limit)",
+    )
+    p.add_argument(
+        "--clock-offset",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="the meter's own clock against the world's (-3600: kept in standard time)",
+    )
+    p.add_argument(
+        "--load",
+        default=None,
+        metavar="KW|JSON",
+        help="the import power instead of the simulated curve: kW, or steps as JSON, e.g. "
+        '\'{"steps": [[300, 3.0], [600, 0.8]], "repeat": true}\'',
     )
     p.add_argument("--nonce-lifetime", type=float, default=300.0, help="Digest nonce lifetime")
     p.add_argument("--realm", default=None, help="Digest realm (default whatwatt-XXXXXX.local)")
@@ -82,7 +114,9 @@ async def run(
     host: str,
     port: int,
     latency: float = 0.0,
+    *,
     stop: asyncio.Event | None = None,
+    world: Callable[[Emulator], None] | None = None,
 ) -> None:
     """Serve until SIGINT/SIGTERM (or until ``stop`` is set)."""
     signals: tuple[signal.Signals, ...] = ()
@@ -94,6 +128,8 @@ async def run(
         loop.add_signal_handler(sig, stop.set)
     emu = Emulator(config)
     emu.faults.latency = latency
+    if world is not None:
+        world(emu)
     try:
         await emu.start(host=host, port=port)
     except BaseException:
@@ -123,6 +159,30 @@ async def run(
         print("stopped", flush=True)
 
 
+def world_from_args(args: argparse.Namespace) -> Callable[[Emulator], None]:
+    """Check the clock and load arguments; return what sets them on an emulator.
+
+    ValueError for a bad one.
+    """
+    load: dict[str, object] | None = None
+    if args.load is not None:
+        try:
+            load = {"power": float(args.load)}
+        except ValueError:
+            parsed = json.loads(args.load)
+            if not isinstance(parsed, dict):
+                raise TypeError("--load is kW or a JSON object") from None
+            load = parsed
+        LoadProgram.parse(load, 0.0)
+    MeterClock().set(offset=args.clock_offset, speed=args.clock_speed, ahead=args.clock_ahead)
+
+    def apply(emu: Emulator) -> None:
+        emu.clock.set(offset=args.clock_offset, speed=args.clock_speed, ahead=args.clock_ahead)
+        emu.set_load(load)
+
+    return apply
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; return the exit code."""
     args = parser().parse_args(argv)
@@ -132,11 +192,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         config = config_from_args(args)
-    except ValueError as err:
+        world = world_from_args(args)
+    except (ValueError, TypeError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     try:
-        asyncio.run(run(config, args.host, args.port, args.latency))
+        asyncio.run(run(config, args.host, args.port, args.latency, world=world))
     except (OSError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1

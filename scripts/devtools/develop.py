@@ -23,6 +23,10 @@ from .hass import REPO, Hass, link_custom_components, set_discovery, set_network
 from .netns import Lab, is_root
 
 CONFIG = REPO / "config"
+EMU_CLOCK_SPEED = 15.0
+"""A 15-minute demand window passes in a minute, the first complete one within two."""
+EMU_CLOCK_AHEAD = 1800.0
+"""Then the meter's clock runs at real pace, half an hour ahead (trusted: within an hour)."""
 EMU_PASSWORD = "whatwatt-emu"  # noqa: S105 - the emulator's Web UI password, printed on start
 EMU_RECOGNITION_TIME = 5.0  # a meter-link settings change: RECOGNITION this long, as on a device
 EMU_SUBMETERS = "gas"  # the DSMR meter's gas meter on bus 1, read every 5 minutes
@@ -51,6 +55,7 @@ def start_emulator(a: argparse.Namespace, lab: Lab | None) -> subprocess.Popen[b
     cmd += ["--password", a.emu_password, "--admin"]
     cmd += ["--recognition-time", str(a.emu_recognition_time)]
     cmd += ["--submeters", a.emu_submeters]
+    cmd += ["--clock-speed", str(a.emu_clock_speed), "--clock-ahead", str(EMU_CLOCK_AHEAD)]
     if lab:
         cmd = [*lab.exec_prefix(lab.dev), *cmd, "--mdns"]
     log = (CONFIG / "emulator.out").open("ab")
@@ -62,6 +67,7 @@ def start_emulator(a: argparse.Namespace, lab: Lab | None) -> subprocess.Popen[b
     say(
         f"emulator: http://{host}:{a.emu_port}  password {a.emu_password!r}"
         f"  meter recognition {a.emu_recognition_time:g} s  sub-meters {a.emu_submeters}"
+        f"  meter clock x{a.emu_clock_speed:g} for its first {EMU_CLOCK_AHEAD / 60:g} min"
         "  (log config/emulator.out)"
     )
     return proc
@@ -113,6 +119,13 @@ def parse_args() -> argparse.Namespace:
         default=EMU_SUBMETERS,
         help="sub-meters behind the emulated meter: none, gas, gas+water, gas+water+heat or "
         "BUS:MEDIUM[:M_ID[:INTERVAL]],... (e.g. 1:gas::60 reads the gas meter every minute)",
+    )
+    ap.add_argument(
+        "--emu-clock-speed",
+        type=float,
+        default=EMU_CLOCK_SPEED,
+        help="the emulated meter's clock runs this much faster until it is 30 minutes ahead, so "
+        "demand windows complete within minutes (1: real time)",
     )
     ap.add_argument("--no-emulator", action="store_true")
     ap.add_argument("--reset", action="store_true", help="forget HA's state (users, entries)")
