@@ -296,7 +296,8 @@ async def test_a_paired_submeter_sends_bus_and_id_until_its_first_capture(
     state = emu.add_submeter(2, "31207754", "water", cumulative=12.5)
     assert state == {
         "bus": 2, "meter_id": "31207754", "medium": "water", "unit": "m³", "interval": 900,
-        "date_time": None, "cumulative": None, "next_reading_in": 750,
+        "date_time": None, "cumulative": None, "next_reading_in": 750, "flow": None,
+        "silent": False,
     }  # fmt: skip
     assert await _vol(emu) == [WATER]
     _tick(freezer, 749)

@@ -161,10 +161,23 @@ def _add_submeter_routes(router: web.UrlDispatcher, emu: Emulator) -> None:
             return error_response(400, "invalid_amount", str(err) or "invalid body")
         return json_response(next(m for m in emu.submeters() if m["bus"] == bus))
 
+    async def submeter_flow(request: web.Request) -> web.StreamResponse:
+        bus = int(request.match_info["bus"])
+        try:
+            data = await body(request)
+            _only(data, {"flow", "silent"})
+            state = emu.set_submeter_flow(bus, data.get("flow"), silent=data.get("silent", False))
+        except KeyError:
+            return error_response(404, "no_submeter", "No sub-meter on this bus")
+        except (ValueError, TypeError, web.HTTPBadRequest) as err:
+            return error_response(400, "invalid_flow", str(err) or "invalid body")
+        return json_response(state)
+
     router.add_get("/_emulator/submeters", get_submeters)
     router.add_post("/_emulator/submeters", add_submeter)
     router.add_delete(r"/_emulator/submeters/{bus:\d+}", remove_submeter)
     router.add_post(r"/_emulator/submeters/{bus:\d+}/advance", advance_submeter)
+    router.add_post(r"/_emulator/submeters/{bus:\d+}/flow", submeter_flow)
 
 
 def _only(data: dict[str, Any], fields: set[str]) -> None:

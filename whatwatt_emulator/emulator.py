@@ -332,6 +332,18 @@ class Emulator:
         """
         return self._submeters.advance(bus, amount, time.time())
 
+    def set_submeter_flow(
+        self, bus: int, flow: float | None = None, *, silent: bool = False
+    ) -> dict[str, Any]:
+        """Make the sub-meter on ``bus`` flow steadily, or stop being read; return its state.
+
+        ``flow`` per hour (None: a household's).  ``silent``: the meter forwards its last
+        capture, and what flows still counts at the next one.  KeyError for an empty bus.
+        """
+        now = time.time()
+        self._submeters.set_flow(bus, flow, silent=silent, now=now)
+        return self._submeters.get(bus, now)
+
     @property
     def last_report_id(self) -> int:
         """Return the id of the latest meter report since boot (0 before the first)."""

@@ -184,6 +184,10 @@ class Submeter:
             self.captured_at = (self._index - 1) * interval
         self.captured = self.register
         self.entry = self._entry()
+        self.flow: float | None = None
+        """A steady flow (unit per hour) instead of a household's; None: the household's."""
+        self.silent = False
+        """The meter stopped reading it: what flows still counts, but no capture is taken."""
 
     @property
     def register(self) -> int:
@@ -197,6 +201,8 @@ class Submeter:
 
     def _consumed(self, periods: int) -> float:
         """Return what flowed in ``periods`` capture periods, in thousandths."""
+        if self.flow is not None:
+            return self.flow * periods * self.interval * 1000 / 3600.0
         model, rng = self._model, self._rng
         draws = min(periods, _CATCH_UP_DRAWS)
         flow = sum(
@@ -212,6 +218,9 @@ class Submeter:
             return False
         periods = int((now - due) // self.interval) + 1
         self._index += periods
+        if self.silent:
+            self._flowed += self._consumed(periods)
+            return False
         self._capture((self._index - 1) * self.interval, self._consumed(periods))
         return True
 
@@ -262,6 +271,8 @@ class Submeter:
             "date_time": date_time,
             "cumulative": None if date_time is None else self.captured / 1000,
             "next_reading_in": round(max(0.0, self.next_capture - now), 3),
+            "flow": self.flow,
+            "silent": self.silent,
         }
 
 
@@ -332,6 +343,20 @@ class SubmeterBank:
         meter.take(now, _thousandths(_finite(amount, "amount", low=0, strict=False)))
         self._rebuild()
         return meter.captured / 1000
+
+    def set_flow(self, bus: int, flow: Any, *, silent: Any, now: float) -> None:
+        """Make ``bus`` flow steadily, or stop reading it (``silent``).
+
+        ``flow`` in unit per hour (None: a household's).  The captures due so far are taken
+        first.  KeyError for an empty bus, ValueError / TypeError for a bad value.
+        """
+        meter = self._meter(bus)
+        if flow is not None:
+            flow = _finite(flow, "flow", low=0, strict=False)
+        if not isinstance(silent, bool):
+            raise TypeError("silent is true or false")
+        self.entries(now)
+        meter.flow, meter.silent = flow, silent
 
     def state(self, now: float) -> list[dict[str, Any]]:
         """Return the state of every sub-meter, by bus (captures due are taken first)."""

@@ -24,6 +24,7 @@ from homeassistant.util import dt as dt_util
 from .client import Scaler, WhatwattError
 from .client.meter_settings import SECRET_KEYS
 from .coordinator import WhatwattConfigEntry, WhatwattDemandCoordinator
+from .sensor import SUBMETER_FLOW, SUBMETER_SENSORS
 from .submeters import async_known_submeters, entry_submeter_kind
 
 TO_REDACT = {
@@ -48,9 +49,11 @@ TO_REDACT = {
     "username",
 }
 METER_SERIALS = ("id", "type", "model", "logical_name")
-_SUBMETER_ID: Final = re.compile(r"^(bus\d+_)[^_]+(_(?:last_)?reading)$")
-"""The sub-meter id inside a sub-meter entity's key (``bus1_20000741_reading``)."""
 """In the meter object these are serial numbers (the type and model often equal the id)."""
+_SUBMETER_ID: Final = re.compile(
+    rf"^(bus\d+_)[^_]+(_(?:{'|'.join(d.key for d in (*SUBMETER_SENSORS, SUBMETER_FLOW))}))$"
+)
+"""The sub-meter id inside a sub-meter entity's key (``bus1_20000741_reading``)."""
 
 
 async def async_get_config_entry_diagnostics(

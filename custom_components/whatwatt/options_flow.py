@@ -19,6 +19,7 @@ from homeassistant.data_entry_flow import AbortFlow
 
 from .coordinator import WhatwattConfigEntry
 from .options_demand import STEP_DEMAND, WhatwattDemandSteps
+from .options_prices import STEP_PRICES, WhatwattPriceSteps
 from .options_scalers import STEP_SCALERS, WhatwattScalersSteps
 from .options_submeters import STEP_SUBMETERS, WhatwattSubmeterSteps
 from .settings_flow import STEP_EDIT
@@ -27,7 +28,11 @@ STEP_RESTORE = "restore"
 
 
 class WhatwattOptionsFlow(
-    WhatwattScalersSteps, WhatwattSubmeterSteps, WhatwattDemandSteps, OptionsFlowWithReload
+    WhatwattScalersSteps,
+    WhatwattSubmeterSteps,
+    WhatwattDemandSteps,
+    WhatwattPriceSteps,
+    OptionsFlowWithReload,
 ):
     """The meter settings, custom scalers, sub-meters, demand windows; or the defaults."""
 
@@ -46,7 +51,14 @@ class WhatwattOptionsFlow(
         self._entry()
         return self.async_show_menu(
             step_id="init",
-            menu_options=[STEP_EDIT, STEP_SCALERS, STEP_SUBMETERS, STEP_DEMAND, STEP_RESTORE],
+            menu_options=[
+                STEP_EDIT,
+                STEP_SCALERS,
+                STEP_SUBMETERS,
+                STEP_DEMAND,
+                STEP_PRICES,
+                STEP_RESTORE,
+            ],
         )
 
     async def async_step_restore(

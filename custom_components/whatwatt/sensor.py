@@ -26,6 +26,7 @@ from homeassistant.const import (
     PERCENTAGE,
     SIGNAL_STRENGTH_DECIBELS_MILLIWATT,
     EntityCategory,
+    Platform,
     UnitOfElectricCurrent,
     UnitOfElectricPotential,
     UnitOfEnergy,
@@ -34,12 +35,14 @@ from homeassistant.const import (
     UnitOfReactivePower,
 )
 from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.device_registry import DeviceInfo
+from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator
 
 from .client import Measurements, SystemInfo, Volume
-from .const import METER_STATUS
+from .const import DOMAIN, METER_STATUS
 from .coordinator import (
     WhatwattConfigEntry,
     WhatwattDemandCoordinator,
@@ -48,6 +51,8 @@ from .coordinator import (
 )
 from .demand import DemandConfig, DemandSnapshot, peaks_text
 from .entity import WhatwattEntity, submeter_device_info
+from .flow_rate import FlowRate
+from .prices import Prices, signal_prices
 from .submeters import (
     SUBMETER_STALE_SECONDS,
     SubmeterId,
@@ -56,6 +61,7 @@ from .submeters import (
     async_update_submeter_issue,
     display_precision,
     entry_submeter_kind,
+    meter_clock,
     reading_time,
     reported_submeters,
 )
@@ -484,6 +490,8 @@ class WhatwattSubmeterSensorEntityDescription(SensorEntityDescription):
     value_fn: Callable[[Volume], _Value]
     counter: bool = False
     """A counter never goes back to nothing or to 0 (the Energy dashboard would see a reset)."""
+    flow: bool = False
+    """The flow rate computed from the successive readings (``flow_rate.py``)."""
 
 
 SUBMETER_SENSORS: Final[tuple[WhatwattSubmeterSensorEntityDescription, ...]] = (
@@ -504,6 +512,51 @@ SUBMETER_SENSORS: Final[tuple[WhatwattSubmeterSensorEntityDescription, ...]] = (
 )
 """The reading of each sub-meter (device class and unit by what the user says it measures,
 at its own resolution) and the time of that reading."""
+SUBMETER_FLOW: Final = WhatwattSubmeterSensorEntityDescription(
+    key="flow_rate",
+    translation_key="submeter_flow_rate",
+    device_class=SensorDeviceClass.VOLUME_FLOW_RATE,
+    state_class=SensorStateClass.MEASUREMENT,
+    suggested_display_precision=3,
+    value_fn=lambda volume: volume.cumulative,
+    flow=True,
+)
+"""The flow of a gas or water sub-meter, calculated from its readings (the Energy dashboard's
+power view shows it)."""
+
+
+# Prices ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class WhatwattPriceSensorEntityDescription(SensorEntityDescription):
+    """A price per kWh (``prices.py``), on the meter's device, in Home Assistant's currency."""
+
+    price_fn: Callable[[Prices, Measurements | None], float | None]
+    exists_fn: Callable[[Prices], bool]
+    """Whether the user has set this price (the sensor exists only then)."""
+
+
+PRICE_SENSORS: Final[tuple[WhatwattPriceSensorEntityDescription, ...]] = (
+    WhatwattPriceSensorEntityDescription(
+        key="price_import",
+        translation_key="price_import",
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=4,
+        price_fn=lambda prices, data: prices.import_price(None if data is None else data.tariff),
+        exists_fn=lambda prices: prices.has_import,
+    ),
+    WhatwattPriceSensorEntityDescription(
+        key="price_export",
+        translation_key="price_export",
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=4,
+        price_fn=lambda prices, _data: prices.export,
+        exists_fn=lambda prices: prices.has_export,
+    ),
+)
+"""The import price of the tariff running now, and the export (feed-in) price: the Energy
+dashboard's "entity with the current price"."""
 
 
 # Demand windows ------------------------------------------------------------------------------
@@ -648,6 +701,29 @@ async def async_setup_entry(
     entry.async_on_unload(live.async_add_listener(_async_add_reported))
     _async_setup_submeters(hass, entry, async_add_entities)
     _async_setup_demand(entry, async_add_entities)
+    _async_setup_prices(hass, entry, async_add_entities)
+
+
+@callback
+def _async_setup_prices(
+    hass: HomeAssistant,
+    entry: WhatwattConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+) -> None:
+    """A price sensor for each price set; one no longer set is removed with its entity."""
+    prices = Prices.from_options(entry.options)
+    registry = er.async_get(hass)
+    for description in PRICE_SENSORS:
+        if description.exists_fn(prices):
+            continue
+        unique_id = f"{entry.unique_id}_{description.key}"
+        if entity_id := registry.async_get_entity_id(Platform.SENSOR, DOMAIN, unique_id):
+            registry.async_remove(entity_id)
+    async_add_entities(
+        WhatwattPriceSensor(entry, entry.runtime_data.live, description)
+        for description in PRICE_SENSORS
+        if description.exists_fn(prices)
+    )
 
 
 @callback
@@ -691,11 +767,12 @@ def _async_setup_submeters(
         added.add(submeter)
         kind = entry_submeter_kind(entry, submeter.bus)
         device = submeter_device_info(hass, entry, submeter, kind)
+        descriptions = SUBMETER_SENSORS + ((SUBMETER_FLOW,) if kind.flow is not None else ())
         entities = [
             WhatwattSubmeterSensor(
                 entry, live, description, submeter=submeter, kind=kind, device=device
             )
-            for description in SUBMETER_SENSORS
+            for description in descriptions
         ]
         for entity in entities:
             entity.async_on_remove(partial(added.discard, submeter))
@@ -818,6 +895,11 @@ class WhatwattSubmeterSensor(WhatwattEntity[WhatwattLiveCoordinator], SensorEnti
             self._attr_device_class = kind.device_class
             self._attr_native_unit_of_measurement = kind.unit
             self._attr_suggested_display_precision = display_precision(kind.unit)
+        self._flow: FlowRate | None = None
+        self._per_hour = 1.0
+        if description.flow and kind.flow is not None:
+            self._flow = FlowRate()
+            self._attr_native_unit_of_measurement, self._per_hour = kind.flow
         self._submeter = submeter
         self._seen: float | None = None
         self._written: tuple[Any, bool] | None = None
@@ -842,10 +924,23 @@ class WhatwattSubmeterSensor(WhatwattEntity[WhatwattLiveCoordinator], SensorEnti
         if volume is None:
             return
         self._seen = self.hass.loop.time()
+        if self._flow is not None:
+            self._attr_native_value = self._flow_rate(volume)
+            return
         value = self.entity_description.value_fn(volume)
         if self.entity_description.counter and not value and self._attr_native_value:
             return  # a missing or transient 0 reading is not a meter reset
         self._attr_native_value = value
+
+    def _flow_rate(self, volume: Volume) -> float | None:
+        """The flow now, from the readings so far (the meter's clock says when "now" is)."""
+        assert self._flow is not None
+        taken, now = reading_time(volume), meter_clock(self.coordinator.data.meter_time)
+        if taken is not None and volume.cumulative is not None:
+            self._flow.add(taken, volume.cumulative)
+        now = now or taken
+        rate = None if now is None else self._flow.rate(now)
+        return None if rate is None else round(rate * self._per_hour, 6)
 
     @override
     async def async_added_to_hass(self) -> None:
@@ -936,4 +1031,60 @@ class WhatwattDemandSensor(WhatwattEntity[WhatwattDemandCoordinator], SensorEnti
         state = self._state()
         if state != written:
             self._apply(state)
+            self.async_write_ha_state()
+
+
+class WhatwattPriceSensor(WhatwattEntity[WhatwattLiveCoordinator], SensorEntity):
+    """A price per kWh, in Home Assistant's currency, on the meter's device.
+
+    The import price follows the meter's active tariff in the same report; both are written
+    only when they change.  A price set again in the options applies at once (no reload).
+    """
+
+    entity_description: WhatwattPriceSensorEntityDescription
+
+    def __init__(
+        self,
+        entry: WhatwattConfigEntry,
+        coordinator: WhatwattLiveCoordinator,
+        description: WhatwattPriceSensorEntityDescription,
+    ) -> None:
+        """Create the sensor on the meter's device."""
+        super().__init__(entry, coordinator, description, meter=True)
+        self._entry = entry
+        self._prices = Prices.from_options(entry.options)
+
+    @property
+    @override
+    def available(self) -> bool:
+        """A price is known while the data is not: the last tariff's price stays."""
+        return True
+
+    def _price(self) -> float | None:
+        return self.entity_description.price_fn(self._prices, self.coordinator.data)
+
+    @override
+    async def async_added_to_hass(self) -> None:
+        self._attr_native_unit_of_measurement = (
+            f"{self.hass.config.currency}/{UnitOfEnergy.KILO_WATT_HOUR}"
+        )
+        self._attr_native_value = self._price()
+        await super().async_added_to_hass()
+        self.async_on_remove(
+            async_dispatcher_connect(
+                self.hass, signal_prices(self._entry.entry_id), self._async_prices_changed
+            )
+        )
+
+    @callback
+    def _async_prices_changed(self) -> None:
+        self._prices = Prices.from_options(self._entry.options)
+        self._handle_coordinator_update()
+
+    @callback
+    @override
+    def _handle_coordinator_update(self) -> None:
+        price = self._price()
+        if price != self._attr_native_value:
+            self._attr_native_value = price
             self.async_write_ha_state()

@@ -18,7 +18,7 @@ import re
 from typing import TYPE_CHECKING, Any, Final
 
 from homeassistant.components.sensor import SensorDeviceClass
-from homeassistant.const import UnitOfEnergy, UnitOfVolume
+from homeassistant.const import UnitOfEnergy, UnitOfVolume, UnitOfVolumeFlowRate
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import device_registry as dr, issue_registry as ir
 from homeassistant.helpers.selector import (
@@ -73,6 +73,16 @@ DEVICE_CLASS: Final[Mapping[Medium, SensorDeviceClass | None]] = {
     Medium.OTHER: None,
 }
 ALL_UNITS: Final = tuple(dict.fromkeys(unit for units in UNITS.values() for unit in units))
+FLOW_UNITS: Final[Mapping[str, tuple[UnitOfVolumeFlowRate, float]]] = {
+    UnitOfVolume.CUBIC_METERS: (UnitOfVolumeFlowRate.CUBIC_METERS_PER_HOUR, 1.0),
+    UnitOfVolume.LITERS: (UnitOfVolumeFlowRate.LITERS_PER_HOUR, 1.0),
+    UnitOfVolume.GALLONS: (UnitOfVolumeFlowRate.GALLONS_PER_HOUR, 1.0),
+    UnitOfVolume.CUBIC_FEET: (UnitOfVolumeFlowRate.CUBIC_FEET_PER_MINUTE, 1 / 60),
+    UnitOfVolume.CENTUM_CUBIC_FEET: (UnitOfVolumeFlowRate.CUBIC_FEET_PER_MINUTE, 100 / 60),
+}
+"""The flow rate of a reading in each volume unit: its unit, and the factor from per hour."""
+FLOWING: Final = frozenset({Medium.GAS, Medium.WATER})
+"""Sub-meters that get a flow rate (the Energy dashboard's gas and water flow)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -86,6 +96,13 @@ class SubmeterKind:
     def device_class(self) -> SensorDeviceClass | None:
         """The reading's device class (none while the medium is not set, or "other")."""
         return None if self.medium is None else DEVICE_CLASS[self.medium]
+
+    @property
+    def flow(self) -> tuple[UnitOfVolumeFlowRate, float] | None:
+        """The unit of the flow rate and its factor from per hour (None: no flow rate)."""
+        if self.medium not in FLOWING or self.unit is None:
+            return None
+        return FLOW_UNITS.get(self.unit)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -171,12 +188,16 @@ def unit_fits(medium: Medium, unit: str | None) -> bool:
     return medium is Medium.OTHER or unit in UNITS[medium]
 
 
-def reading_time(volume: Volume) -> datetime | None:
-    """The time of the sub-meter's last reading, aware: the device sends local time (C21)."""
-    taken = volume.date_time
-    if taken is None:
+def meter_clock(moment: datetime | None) -> datetime | None:
+    """A time on the meter's clock, aware: the device sends local time (C21)."""
+    if moment is None:
         return None
-    return taken if taken.tzinfo else taken.replace(tzinfo=dt_util.get_default_time_zone())
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt_util.get_default_time_zone())
+
+
+def reading_time(volume: Volume) -> datetime | None:
+    """The time of the sub-meter's last reading, aware."""
+    return meter_clock(volume.date_time)
 
 
 def entry_submeter_kind(entry: WhatwattConfigEntry, bus: int) -> SubmeterKind:
