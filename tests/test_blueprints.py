@@ -21,6 +21,7 @@ from .settings_common import loaded
 from .test_demand_sensors import PEAK, PROJECTED, _at
 
 BLUEPRINTS = Path(__file__).parent.parent / "blueprints" / "automation" / "whatwatt"
+STATUS = "sensor.whatwatt_go_9f8124_meter_status"
 
 
 @pytest.fixture
@@ -96,3 +97,91 @@ async def test_warn_before_a_new_monthly_peak_acts_once_per_window(
         await hass.async_block_till_done()
         await async_pass_time(hass, freezer, 44 * 60 + 10, step=10)
     assert runs == ["2026-03-10T08:15:00+01:00", "2026-03-10T08:30:00+01:00"]
+
+
+async def _automation(hass: HomeAssistant, path: str, inputs: dict[str, Any]) -> None:
+    """An automation made from one of our blueprints, as the UI makes it."""
+    assert await async_setup_component(
+        hass, "automation", {"automation": {"use_blueprint": {"path": path, "input": inputs}}}
+    )
+    await hass.async_block_till_done()
+
+
+async def test_meter_link_lost_says_the_status_in_words_once_it_lasts(
+    hass: HomeAssistant,
+    emulator_factory: EmulatorFactory,
+    freezer: FrozenDateTimeFactory,
+    blueprint_dir: Path,
+) -> None:
+    """The meter stops talking (NOT CONNECTED): after the data is lost and the status read,
+    the actions run once the status has not been OK for 5 minutes, with the status in words;
+    a status that is OK again before that runs nothing."""
+    emulator = await emulator_factory(report_interval=10.0, submeters="none")
+    said: list[str] = []
+    hass.bus.async_listen("whatwatt_link_lost", lambda event: said.append(event.data["status"]))
+    async with loaded(hass, emulator, [Platform.SENSOR]):
+        await _automation(
+            hass,
+            "whatwatt/meter_link_lost.yaml",
+            {
+                "status_sensor": STATUS,
+                "duration": {"minutes": 5},
+                "actions": [
+                    {"event": "whatwatt_link_lost", "event_data": {"status": "{{ status }}"}}
+                ],
+            },
+        )
+        emulator.set_meter_status("NO DATA")
+        await async_pass_time(hass, freezer, 3 * 60, step=10)
+        assert hass.states.get(STATUS).state == "no_data"  # type: ignore[union-attr]
+        emulator.set_meter_status(None)
+        await async_pass_time(hass, freezer, 3 * 60, step=10)
+        assert said == []
+        emulator.set_meter_status("NOT CONNECTED")
+        await async_pass_time(hass, freezer, 10 * 60, step=10)
+    assert said == ["Not connected"]
+
+
+@pytest.mark.parametrize("expected_lingering_timers", [True])  # utility_meter's cycle reset
+async def test_tariff_to_utility_meters_follows_the_meter(
+    hass: HomeAssistant,
+    emulator_factory: EmulatorFactory,
+    freezer: FrozenDateTimeFactory,
+    blueprint_dir: Path,
+) -> None:
+    """Two utility meters with the tariffs peak and offpeak: when the meter switches to its
+    tariff 2 at 22:00, both select offpeak."""
+    await hass.config.async_set_time_zone("Europe/Zurich")
+    freezer.move_to(_at("2026-03-10T21:58:00"))
+    emulator = await emulator_factory(report_interval=10.0, submeters="none")
+    async with loaded(hass, emulator, [Platform.SENSOR]):
+        meter = "sensor.whatwatt_go_9f8124_meter"
+        assert await async_setup_component(
+            hass,
+            "utility_meter",
+            {
+                "utility_meter": {
+                    name: {
+                        "source": f"{meter}_energy_import",
+                        "cycle": cycle,
+                        "tariffs": ["peak", "offpeak"],
+                    }
+                    for name, cycle in (("daily_energy", "daily"), ("monthly_energy", "monthly"))
+                }
+            },
+        )
+        await hass.async_block_till_done()
+        await _automation(
+            hass,
+            "whatwatt/tariff_to_utility_meters.yaml",
+            {
+                "tariff_sensor": f"{meter}_active_tariff",
+                "utility_meters": ["select.daily_energy", "select.monthly_energy"],
+                "tariffs": "peak, offpeak",
+            },
+        )
+        assert hass.states.get("select.daily_energy").state == "peak"  # type: ignore[union-attr]
+        await async_pass_time(hass, freezer, 3 * 60, step=10)
+        assert hass.states.get(f"{meter}_active_tariff").state == "2"  # type: ignore[union-attr]
+        assert hass.states.get("select.daily_energy").state == "offpeak"  # type: ignore[union-attr]
+        assert hass.states.get("select.monthly_energy").state == "offpeak"  # type: ignore[union-attr]
