@@ -183,12 +183,12 @@ async def test_reports_come_back_at_the_report_interval_after_a_fix(
 KEY = "0123456789ABCDEF0123456789ABCDEF"
 LINK_CHANGES = [
     ("dsmr", {"baudrate": 9600}, "OK"),  # auto_baudrate still finds the meter's rate
-    ("dsmr", {"parity": "even"}, "OK"),
-    ("dsmr", {"stop_bits": "2"}, "OK"),
+    ("dsmr", {"parity": "even"}, "RECOGNITION"),  # bytes come, no frame parses
+    ("dsmr", {"stop_bits": "2"}, "RECOGNITION"),
     ("dsmr", {"buffer_size": 32}, "OK"),
     ("dsmr", {"auto_baudrate": False}, "OK"),  # 115200 is the Ensor's rate
     ("dsmr", {"tx_invert": True}, "OK"),
-    ("dsmr", {"rx_invert": True}, "OK"),
+    ("dsmr", {"rx_invert": True}, "NO DATA"),  # the line was not inverted
     ("dsmr", {"if_type": "p1"}, "OK"),
     ("dsmr", {"protocol": "dsmr"}, "OK"),
     ("dsmr", {"if_mode": "push"}, "OK"),
@@ -210,7 +210,7 @@ LINK_CHANGES = [
     [
         *(("PUT", *case) for case in LINK_CHANGES),
         # POST puts what it does not give back to the defaults: the same link change here
-        ("POST", "dsmr", {"parity": "even"}, "OK"),
+        ("POST", "dsmr", {"buffer_size": 32}, "OK"),
         ("POST", "dsmr", {"if_type": "mbus"}, "NOT CONNECTED"),
         ("POST", "dlms", {"encryption": True}, "KEY REQUIRED"),
     ],
@@ -265,7 +265,7 @@ async def test_recognition_end_wakes_a_stream_waiting_on_a_long_report_interval(
     emu: Emulator = await emulator_factory(report_interval=60, recognition_time=3.0)
     async with _listening(emu) as live:
         await _until(lambda: len(live.events) == 1)
-        await _request(emu, "PUT", SETTINGS, {"parity": "odd"})
+        await _request(emu, "PUT", SETTINGS, {"buffer_size": 32})
         assert 2.9 < emu.next_due() <= 3.0
         assert await _tick(emu, freezer, 2.5) == "RECOGNITION"
         assert len(live.events) == 1

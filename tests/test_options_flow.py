@@ -6,6 +6,7 @@ All tests run against the emulator: what the device received comes from its requ
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+import dataclasses
 from datetime import timedelta
 import json
 import logging
@@ -251,6 +252,7 @@ async def test_options_flow_offers_choices_as_keys_and_sends_the_device_spelling
 ) -> None:
     """The device's "1.5" is shown as 1_5; submitted unchanged nothing is sent; chosen again
     after another value, the device gets "1.5"."""
+    emulator.profile = dataclasses.replace(emulator.profile, stop_bits="1.5")  # such a meter
     emulator.store_meter_settings({**emulator.meter_settings, "stop_bits": "1.5"})
     form = await open_edit(hass, loaded_entry)
     assert suggested(form)["stop_bits"] == "1_5"

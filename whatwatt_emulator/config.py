@@ -7,6 +7,7 @@ import math
 import re
 from typing import Final, Literal
 
+from .profiles import SCENARIOS
 from .submeters import SubmetersOption, normalise as normalise_submeters
 
 LICENCES: Final = ("FREE", "PLUS", "PRO")
@@ -72,6 +73,8 @@ class EmulatorConfig:
     log_limit: int = 10_000
     seed: int | None = None
     submeters: SubmetersOption = None
+    scenario: str | None = None
+    """A meter the gateway is set up wrong for (``profiles.SCENARIOS``): it sets ``meter``."""
 
     def __post_init__(self) -> None:
         """Normalise and check the values; raise ValueError on nonsense."""
@@ -81,8 +84,7 @@ class EmulatorConfig:
         self.licence = self.licence.upper()
         if self.licence not in LICENCES:
             raise ValueError(f"licence must be one of {', '.join(LICENCES)}")
-        if self.meter not in METERS:
-            raise ValueError(f"meter must be one of {', '.join(METERS)}")
+        self._check_meter()
         firmware_tuple(self.firmware)
         if self.report_interval <= 0:
             raise ValueError("report_interval must be positive")
@@ -103,6 +105,15 @@ class EmulatorConfig:
         if self.log_limit < 1:
             raise ValueError("log_limit must be at least 1")
         self.submeters = normalise_submeters(self.submeters)
+
+    def _check_meter(self) -> None:
+        """A scenario sets the meter profile; either must be a known one."""
+        if self.scenario is not None:
+            if self.scenario not in SCENARIOS:
+                raise ValueError(f"scenario must be one of {', '.join(SCENARIOS)}")
+            self.meter = SCENARIOS[self.scenario].meter
+        if self.meter not in METERS:
+            raise ValueError(f"meter must be one of {', '.join(METERS)}")
 
     @property
     def suffix(self) -> str:

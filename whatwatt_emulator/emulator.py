@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import logging
 import secrets
@@ -21,7 +22,7 @@ from .live import LiveStream
 from .log import LoggedRequest, RequestLog
 from .mdns import MdnsAnnouncer
 from .meter import MeterSimulator, Reading, Views
-from .profiles import PROFILES
+from .profiles import PROFILES, SCENARIOS
 from .routes import build_app
 from .submeters import SubmeterBank, SubmeterSpec, normalise as normalise_submeters
 from .world import LoadProgram, MeterClock
@@ -52,7 +53,10 @@ class Emulator:
     def __init__(self, config: EmulatorConfig | None = None) -> None:
         """Prepare the device in its factory state plus the configured password."""
         self.config = cfg = config or EmulatorConfig()
+        self.scenario = SCENARIOS[cfg.scenario] if cfg.scenario is not None else None
         self.profile = PROFILES[cfg.meter]
+        if self.scenario is not None:
+            self.profile = dataclasses.replace(self.profile, **self.scenario.changes)  # type: ignore[arg-type]
         self.faults = Faults()
         self.log = RequestLog(cfg.log_limit)
         self.auth = Authenticator(
@@ -80,6 +84,9 @@ class Emulator:
         self._meter_settings: dict[str, Any] = {}
         self.custom_scalers: list[dict[str, Any]] = []
         self._factory_reset()
+        if self.scenario is not None:  # set up wrong, before anyone came to fix it
+            self._meter_settings.update(self.scenario.settings)
+            self.refresh_factors()
         if cfg.password:
             self.settings["system"]["password"] = cfg.password
             self.settings["system"]["protection"] = True
@@ -161,8 +168,11 @@ class Emulator:
     def meter_status(self) -> str:
         """Return the meter link status that follows from the settings (or a forced one).
 
-        For ``config.recognition_time`` seconds after a change of a link field it is
-        ``RECOGNITION``, whatever the settings give.
+        The meter is as its profile says (interface, protocol, serial parameters, an inverted
+        line, encryption and keys); the gateway reads it when its settings fit, and detects
+        interface, protocol and baud rate by itself where they are automatic, not the parity,
+        the stop bits, an inverted line or a key.  For ``config.recognition_time`` seconds after
+        a change of a link field the status is ``RECOGNITION``, whatever the settings give.
         """
         if self.forced_meter_status is not None:
             return self.forced_meter_status
@@ -172,13 +182,19 @@ class Emulator:
         profile = self.profile
         checks: list[tuple[bool, str]] = [
             (ms["if_type"] not in profile.if_types, "NOT CONNECTED"),
+            (ms["if_mode"] == "pull", "NO DATA"),  # the meter pushes; nobody asks it
             (not ms["auto_baudrate"] and ms["baudrate"] != profile.baudrate, "NO DATA"),
+            (ms["rx_invert"] != profile.inverted, "NO DATA"),
+            # bytes arrive, but no frame parses: the gateway keeps trying to recognise it
+            ((ms["parity"], ms["stop_bits"]) != (profile.parity, profile.stop_bits),
+             "RECOGNITION"),
             (ms["protocol"] not in profile.protocols, "NOT RECOGNIZED"),
-        ]
+        ]  # fmt: skip
         if profile.dlms:
             # (does the meter need this key, what the gateway has, what the meter uses)
             for needed, given, real in (
-                (ms["encryption"], ms["encryption_key"], self.config.meter_key),
+                (profile.encrypted or ms["encryption"], ms["encryption_key"],
+                 self.config.meter_key),
                 (self.config.meter_auth_key is not None, ms["authentication_key"],
                  self.config.meter_auth_key),
             ):  # fmt: skip

@@ -80,6 +80,12 @@ class Profile:
     protocols: tuple[str, ...]  # settings protocol values that understand it
     baudrate: int
     dlms: bool
+    parity: str = "none"
+    stop_bits: str = "1"
+    inverted: bool = False
+    """The line reaches the gateway inverted (some P1 and TTL adapters): ``rx_invert`` needed."""
+    encrypted: bool = False
+    """The meter encrypts its data (DLMS): the gateway needs its key."""
     start_energy: dict[str, float]
     plug: dict[str, float]
 
@@ -175,3 +181,46 @@ CURRENT_ORDER: Final = (
     "31.7.0", "51.7.0", "71.7.0", "21.7.0", "41.7.0", "61.7.0", "22.7.0", "42.7.0", "62.7.0",
     "23.7.0", "43.7.0", "63.7.0", "24.7.0", "44.7.0", "64.7.0",
 )  # fmt: skip
+
+
+@dataclass(frozen=True, kw_only=True)
+class Scenario:
+    """A meter as it really is, and the gateway set up wrong for it (the link assistant)."""
+
+    meter: str
+    """The profile the meter sends its values as."""
+    changes: dict[str, object]
+    """What this meter differs in from its profile (``Profile`` fields)."""
+    settings: dict[str, object]
+    """The gateway's meter settings at start (over the factory defaults)."""
+    description: str
+
+
+SCENARIOS: Final[dict[str, Scenario]] = {
+    "dsmr5_wrong_settings": Scenario(
+        meter="dsmr",
+        changes={},
+        settings={"if_type": "mbus", "protocol": "hdlc", "auto_baudrate": False, "baudrate": 9600},
+        description="a DSMR 5 meter (P1, 115200 8N1) behind wrong manual settings: NOT CONNECTED",
+    ),
+    "mbus_meter": Scenario(
+        meter="dlms",
+        changes={"parity": "even", "protocols": ("auto", "mbus")},
+        settings={"if_type": "p1", "protocol": "dsmr", "auto_baudrate": False, "baudrate": 115200},
+        description="an M-Bus meter (2400 8E1) set up as a P1 meter: NOT CONNECTED, then, "
+        "detected, RECOGNITION until the parity is right",
+    ),
+    "dlms_key": Scenario(
+        meter="dlms",
+        changes={"encrypted": True},
+        settings={},
+        description="a DLMS meter that encrypts its data, no key on the gateway: KEY REQUIRED",
+    ),
+    "inverted_p1": Scenario(
+        meter="dsmr",
+        changes={"inverted": True},
+        settings={},
+        description="a DSMR meter behind an adapter that inverts the line: NO DATA until rx_invert",
+    ),
+}
+"""Meters the gateway does not read yet, and what it takes (``Emulator`` ``scenario``)."""

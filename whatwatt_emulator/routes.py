@@ -30,8 +30,12 @@ async def get_system(request: web.Request) -> web.StreamResponse:
     emu = _emu(request)
     status = emu.meter_status()
     reading = emu.reading()
+    world = emu.clock.world()
     state = system_info.SystemState(
-        now=emu.clock.world(),
+        now=world,
+        meter_now=emu.shown_time(world),
+        encrypted=emu.profile.encrypted,
+        authenticated=emu.config.meter_auth_key is not None,
         boot_wall=emu.boot_wall,
         uptime=emu.uptime(),
         meter_status=status,

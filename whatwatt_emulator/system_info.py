@@ -20,7 +20,10 @@ ACTIVATION_DATE: Final = "2025-09-24T11:05:41Z"
 class SystemState:
     """What /system reports that is not configuration."""
 
-    now: float  # time.time()
+    now: float  # the world's time (the gateway's NTP clock)
+    meter_now: float  # the meter's time as the gateway reports it (time_offset applied)
+    encrypted: bool  # the meter's data are encrypted
+    authenticated: bool  # the meter authenticates its data
     boot_wall: float
     uptime: float
     meter_status: str
@@ -46,7 +49,7 @@ def _meter(
     status = state.meter_status
     connected = status not in ("NOT CONNECTED", "NO DATA")
     known = status in ("OK", "KEY REQUIRED", "ENCRYPTION KEY")
-    meter_time = local_now(state.now + int(meter_settings["time_offset"]))
+    meter_time = local_now(state.meter_now)
     meter: dict[str, Any] = {
         "status": status,
         "interface": profile.interface if connected else "NONE",
@@ -57,8 +60,8 @@ def _meter(
         "protocol": profile.protocol if connected else "",
         "protocol_version": profile.protocol_version if known else "",
         "report_interval": round(cfg.report_interval, 3) if status == "OK" else 0,
-        "enc_en": bool(meter_settings["encryption"]),
-        "auth_en": bool(meter_settings["authentication_key"]),
+        "enc_en": state.encrypted or bool(meter_settings["encryption"]),
+        "auth_en": state.authenticated,
     }
     if status == "OK" and state.tariff is not None:
         meter["tariff"] = state.tariff
