@@ -18,6 +18,21 @@ import urllib.request
 REPO = Path(__file__).resolve().parents[2]
 CUSTOM_COMPONENTS = REPO / "custom_components"
 HASS = Path(sys.executable).with_name("hass")
+# The Home Assistant the end-to-end suite runs (scripts/setup-e2e: the newest release, or
+# WW_E2E_HA), in a venv of its own; the unit suite's .venv keeps phcc's pin.
+E2E_VENV = REPO / ".venv-e2e"
+
+
+def ha_version(venv: Path) -> str | None:
+    """Return the version of the Home Assistant installed in `venv`, or None if there is none."""
+    python = venv / "bin" / "python"
+    if not python.exists():
+        return None
+    code = "from homeassistant.const import __version__; print(__version__)"
+    res = subprocess.run([python, "-c", code], capture_output=True, text=True, check=False)  # noqa: S603
+    if res.returncode != 0:
+        return None
+    return res.stdout.strip() or None
 
 
 def link_custom_components(config_dir: Path) -> None:
@@ -77,6 +92,7 @@ class Hass:
     config_dir: Path
     port: int = 8123
     prefix: Sequence[str] = ()  # e.g. ("ip", "netns", "exec", "ww-ha")
+    executable: Path = HASS  # this venv's `hass`; the e2e suite's is in E2E_VENV
     env: dict[str, str] = field(default_factory=dict)
     proc: subprocess.Popen[bytes] | None = None
     started: float = 0.0
@@ -97,7 +113,7 @@ class Hass:
         out = self.log_file.open("ab")
         env = {**os.environ, "PYTHONUNBUFFERED": "1", **self.env}
         self.proc = subprocess.Popen(  # noqa: S603
-            [*self.prefix, str(HASS), "-c", str(self.config_dir)],
+            [*self.prefix, str(self.executable), "-c", str(self.config_dir)],
             stdout=out,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,

@@ -114,7 +114,14 @@ def main() -> None:
         cmd = [str(uv)] if uv.exists() else [sys.executable, "-m", "uv"]
         cmd += ["pip", "install", "-q", "-p", sys.executable]
         cmd += ["--constraint", str(_ha_dir() / "package_constraints.txt"), *missing]
-        if rc := subprocess.call(cmd):  # noqa: S603
+        # From uv's cache alone first: some have no wheel for this Python (pymicro-vad,
+        # pyspeex-noise) and are compiled, a minute or more on a busy 2-core machine.  Online,
+        # uv compiles them again whenever the index does not say the source is unchanged (no
+        # cache headers behind some proxies: every time); offline it reuses what it built.
+        # The requirements are pinned (==) and HA's constraints pin most of what they bring; a
+        # dependency left open may come from the cache in an older version that satisfies them.
+        offline = subprocess.call([*cmd, "--offline"], stderr=subprocess.DEVNULL)  # noqa: S603
+        if offline and (rc := subprocess.call(cmd)):  # noqa: S603
             sys.exit(rc)
     with STAMP.open("a") as f:
         f.write(stamp + "\n")

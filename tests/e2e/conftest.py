@@ -3,6 +3,9 @@
 Layout: network namespace `wwe2e-ha` (Home Assistant, this test process's sockets, Chromium) and
 `wwe2e-dev` (the emulator, announcing itself over mDNS), joined by a veth pair.  Nothing
 multicasts on a real network card.  Steps run in file order and build on each other.
+
+The Home Assistant under test is the one in .venv-e2e (scripts/setup-e2e: the newest release, or
+WW_E2E_HA); this test process, Playwright and the emulator run in .venv.
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from scripts.devtools.hass import E2E_VENV, ha_version
+
 if TYPE_CHECKING:
     from playwright.sync_api import Page
 
@@ -26,6 +31,7 @@ if TYPE_CHECKING:
     from .harness import EmulatorProcess, Screens
 
 CHROMIUM = "/usr/bin/chromium"
+HA_VERSION = ha_version(E2E_VENV)  # the Home Assistant under test (None: not installed)
 
 
 def why_not() -> str | None:
@@ -38,16 +44,34 @@ def why_not() -> str | None:
         import playwright.sync_api  # noqa: F401, PLC0415
     except ImportError:
         return "e2e needs Playwright for Python (run scripts/setup-e2e)"
+    if HA_VERSION is None:
+        return f"e2e needs Home Assistant in {E2E_VENV} (run scripts/setup-e2e)"
     return None
 
 
+def pytest_report_header() -> str:
+    """Say which Home Assistant the suite runs on, first thing in its output."""
+    return f"e2e on Home Assistant {HA_VERSION or '(none)'} ({E2E_VENV / 'bin' / 'hass'})"
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Skip everything, with the reason, where the suite cannot run (fail if it is required)."""
+    """Skip everything, with the reason, where the suite cannot run (fail if it is required).
+
+    WW_E2E_HA (scripts/e2e sets it to the version it resolved) must be the version installed:
+    a run never passes on another Home Assistant than the one asked for.
+    """
     if reason := why_not():
         if os.environ.get("WW_E2E") == "required":
             pytest.exit(f"WW_E2E=required but {reason}", returncode=1)
         for item in items:
             item.add_marker(pytest.mark.skip(reason=reason))
+        return
+    if (wanted := os.environ.get("WW_E2E_HA")) and wanted != HA_VERSION:
+        pytest.exit(
+            f"WW_E2E_HA={wanted} but {E2E_VENV} has Home Assistant {HA_VERSION}: "
+            "run scripts/setup-e2e (scripts/e2e does)",
+            returncode=1,
+        )
 
 
 @pytest.hookimpl(wrapper=True)
@@ -98,9 +122,11 @@ def world() -> Iterator[World]:
         clean_artifacts,
         close_chromium,
         launch_chromium,
+        write_versions,
     )
 
     clean_artifacts()
+    write_versions(ARTIFACTS / "versions.txt", HA_VERSION)
     lab = Lab(ha="wwe2e-ha", dev="wwe2e-dev")
     lab.down()  # leftovers of an interrupted run
     lab.up()
@@ -109,7 +135,7 @@ def world() -> Iterator[World]:
     write_config(config, port=8123, discovery=True)
     set_network_adapters(config, ["veth-ha"])
     link_custom_components(config)
-    hass = Hass(config, 8123, prefix=lab.exec_prefix(lab.ha))
+    hass = Hass(config, 8123, prefix=lab.exec_prefix(lab.ha), executable=E2E_VENV / "bin" / "hass")
     emulator: EmulatorProcess | None = None
     emulator_error = None
     pw = ctx = None

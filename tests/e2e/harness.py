@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from importlib import metadata
 import json
 import os
 from pathlib import Path
+import platform
 import re
 import subprocess
 import sys
@@ -24,7 +26,7 @@ from playwright.sync_api import (
     expect,
 )
 
-from scripts.devtools.hass import REPO
+from scripts.devtools.hass import E2E_VENV, REPO
 
 ARTIFACTS = REPO / "artifacts" / "e2e"
 CHROMIUM = "/usr/bin/chromium"
@@ -263,6 +265,20 @@ class Screens:
         path.unlink()
         self.taken.pop()
         return None
+
+
+def write_versions(path: Path, ha: str | None) -> None:
+    """Record what the run runs on (artifacts/e2e/versions.txt), Home Assistant first."""
+    chromium = subprocess.run(
+        [CHROMIUM, "--version"], capture_output=True, text=True, check=False
+    ).stdout.strip()
+    lines = [
+        f"homeassistant {ha} ({E2E_VENV})",
+        f"python {platform.python_version()}",
+        f"playwright {metadata.version('playwright')}",
+        f"chromium {chromium.splitlines()[-1] if chromium else '?'}",
+    ]
+    path.write_text("".join(f"{line}\n" for line in lines))
 
 
 def clean_artifacts() -> None:
