@@ -4,7 +4,9 @@ A plain runner, not a coordinator: it feeds ``WhatwattLiveCoordinator`` with eac
 (``async_set_updated_data``) and tells it when the data is lost (``async_set_update_error``).
 Around the stream it owns:
 
-* reconnects with exponential backoff (1 s doubling to 60 s), reset by a healthy stream;
+* reconnects with exponential backoff (1 s doubling to 60 s), reset by a healthy stream; a
+  meter that starts talking again (its status read turns OK) ends the wait at once, so data
+  is back within seconds, not at the next attempt (a link check after a change waits for it);
 * the device serves ONE stream: when another client keeps taking it (the client tells,
   ``WhatwattStreamTakenOver``), back off for minutes and tell the user through a repair issue
   (withdrawn when the stream works again);
@@ -111,7 +113,11 @@ class WhatwattLiveStream:
         self._lost_timer: CALLBACK_TYPE | None = None
         self._reports_refused = False
         self._first_data = asyncio.Event()
+        self._wake = asyncio.Event()
+        """Set when the meter talks again: reconnect now instead of after the backoff."""
+        self._meter_ok = system.meter_status in (None, METER_STATUS_OK)
         entry.async_on_unload(self._async_stop)
+        entry.async_on_unload(system.async_add_listener(self._async_system_updated))
 
     @property
     def stale_after(self) -> float:
@@ -194,19 +200,43 @@ class WhatwattLiveStream:
         return delay
 
     async def _async_wait(self, delay: float) -> bool:
-        """Sleep before reconnecting; on PLUS/PRO poll reports meanwhile. False: stop."""
+        """Wait before reconnecting; on PLUS/PRO poll reports meanwhile. False: stop.
+
+        The wait ends early when the meter talks again (``_async_system_updated``).
+        """
+        self._wake.clear()
         remaining = delay
         while remaining > 0:
             interval = max(REPORT_POLL_MIN_SECONDS, self._system.report_interval or 0.0)
             if delay < interval or not self.polls_reports:
-                await asyncio.sleep(remaining)
+                await self._async_sleep(remaining)
                 break
             if not await self._async_poll_report():
                 return False
             step = min(remaining, interval)
-            await asyncio.sleep(step)
+            if await self._async_sleep(step):
+                break
             remaining -= step
         return True
+
+    async def _async_sleep(self, seconds: float) -> bool:
+        """Sleep ``seconds``; True when woken early (the meter talks again)."""
+        try:
+            async with asyncio.timeout(seconds):
+                await self._wake.wait()
+        except TimeoutError:
+            return False
+        return True
+
+    @callback
+    def _async_system_updated(self) -> None:
+        """The meter status turned OK: if the stream waits to reconnect, reconnect now."""
+        if not self._system.last_update_success:
+            return
+        meter_ok = self._system.meter_status == METER_STATUS_OK
+        if meter_ok and not self._meter_ok:
+            self._wake.set()
+        self._meter_ok = meter_ok
 
     async def _async_poll_report(self) -> bool:
         """Read ``/api/v1/report`` once and publish it. False when the password is rejected."""
