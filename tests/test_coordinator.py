@@ -187,7 +187,7 @@ async def test_meter_status_follows_a_broken_link_within_a_minute(
     within a minute; a fixed link shows as soon as data flows again."""
     emulator = await emulator_factory(report_interval=1.0)
     entry = await async_setup(hass, make_entry(emulator))
-    issue_id = f"meter_key_required_{entry.entry_id}"
+    issue_id = f"meter_not_talking_{entry.entry_id}"
     assert _state(hass, STATUS) == "ok"
     polls = len(emulator.requests("GET", "/api/v1/system"))
 
@@ -484,6 +484,27 @@ async def test_gateway_back_but_meter_silent(
         hass, freezer, lambda: emulator.live_connections > connections, step=5
     )  # still trying
     assert _state(hass, POWER) == STATE_UNAVAILABLE
+
+
+async def test_a_meter_talking_again_ends_the_reconnect_wait(
+    hass: HomeAssistant, emulator: Emulator, freezer: FrozenDateTimeFactory
+) -> None:
+    """The meter was silent for minutes (the stream retries once a minute); once a status
+    read says OK, the stream reconnects at once and values are back within seconds, not at
+    the next attempt up to a minute later (a link check after a change waits for them)."""
+    entry = await async_setup(hass, make_entry(emulator))
+    emulator.set_meter_status("NO DATA")
+    await async_pass_time(hass, freezer, 600, step=5)
+    assert _state(hass, POWER) == STATE_UNAVAILABLE
+    connections = emulator.live_connections
+    await _until(hass, freezer, lambda: emulator.live_connections > connections)
+    await async_pass_time(hass, freezer, 31, step=1)  # that stream went stale: 60 s to wait
+    connections = emulator.live_connections
+    emulator.set_meter_status(None)
+    await entry.runtime_data.system.async_refresh()
+    await async_pass_time(hass, freezer, 2, step=1)
+    assert emulator.live_connections == connections + 1
+    await async_wait_for(hass, lambda: _state(hass, POWER) != STATE_UNAVAILABLE)
 
 
 async def test_fallback_reports_only_count_when_the_meter_is_ok(

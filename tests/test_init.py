@@ -163,9 +163,9 @@ async def test_unload_withdraws_repair_issues(
     """Issues belong to a loaded entry: removing or unloading it takes them away."""
     emulator.set_meter_status("KEY REQUIRED")
     entry = await async_setup(hass, make_entry(emulator))
-    assert issue_registry.async_get_issue(DOMAIN, f"meter_key_required_{entry.entry_id}")
+    assert issue_registry.async_get_issue(DOMAIN, f"meter_not_talking_{entry.entry_id}")
     assert await hass.config_entries.async_unload(entry.entry_id)
-    assert not issue_registry.async_get_issue(DOMAIN, f"meter_key_required_{entry.entry_id}")
+    assert not issue_registry.async_get_issue(DOMAIN, f"meter_not_talking_{entry.entry_id}")
 
 
 def test_web_ui_address() -> None:

@@ -314,9 +314,7 @@ async def test_a_key_change_that_cuts_the_link_offers_to_enter_or_clear_the_key(
             assert KEY not in text
             assert KEY.lower() not in text
         # The key-required issue is not raised on top: the link issue is the specific one.
-        assert (
-            issue_registry.async_get_issue(DOMAIN, f"meter_key_required_{entry.entry_id}") is None
-        )
+        assert issue_registry.async_get_issue(DOMAIN, f"meter_not_talking_{entry.entry_id}") is None
         emulator.log.clear()
         result = await hass.config_entries.options.async_configure(
             result["flow_id"], {"next_step_id": "clear_key"}
@@ -356,7 +354,7 @@ async def test_key_required_without_a_change_of_ours_keeps_its_own_issue(
     link issue."""
     emulator.set_meter_status("KEY REQUIRED")
     await entry.runtime_data.system.async_refresh()
-    assert issue_registry.async_get_issue(DOMAIN, f"meter_key_required_{entry.entry_id}")
+    assert issue_registry.async_get_issue(DOMAIN, f"meter_not_talking_{entry.entry_id}")
     assert issue_registry.async_get_issue(DOMAIN, _issue_id(entry)) is None
 
 
@@ -675,7 +673,7 @@ async def test_a_working_link_forgets_a_change_whose_check_could_not_finish(
     emulator.set_meter_status("KEY REQUIRED")
     await entry.runtime_data.system.async_refresh()
     await hass.async_block_till_done()
-    assert issue_registry.async_get_issue(DOMAIN, f"meter_key_required_{entry.entry_id}")
+    assert issue_registry.async_get_issue(DOMAIN, f"meter_not_talking_{entry.entry_id}")
 
 
 async def test_a_slow_meter_is_waited_for(

@@ -86,7 +86,15 @@ async def open_edit(hass: HomeAssistant, entry: MockConfigEntry) -> FlowResult:
     """Open the options and choose "Edit settings"."""
     result = await hass.config_entries.options.async_init(entry.entry_id)
     assert result["type"] is FlowResultType.MENU
-    assert result["menu_options"] == ["edit", "scalers", "submeters", "demand", "prices", "restore"]
+    assert result["menu_options"] == [
+        "edit",
+        "troubleshoot",
+        "scalers",
+        "submeters",
+        "demand",
+        "prices",
+        "restore",
+    ]
     return await hass.config_entries.options.async_configure(
         result["flow_id"], {"next_step_id": "edit"}
     )

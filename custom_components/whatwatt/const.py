@@ -60,7 +60,7 @@ METER_STATUS: Final[dict[str, str]] = {
 METER_STATUS_OK: Final = "OK"
 METER_KEY_STATUSES: Final = frozenset({"KEY REQUIRED", "ENCRYPTION KEY"})
 
-ISSUE_METER_KEY: Final = "meter_key_required"
+ISSUE_METER_NOT_TALKING: Final = "meter_not_talking"
 ISSUE_STREAM_TAKEN_OVER: Final = "stream_taken_over"
 ISSUE_METER_LINK_LOST: Final = "meter_link_lost"
 METER_STATUS_RECOGNITION: Final = "RECOGNITION"

@@ -44,6 +44,11 @@ def configuration_url(host: str, port: int) -> str:
     return str(device_url(host, port).with_path("/"))
 
 
+def gateway_url(entry: WhatwattConfigEntry) -> str:
+    """Return the address of the Web UI of the gateway of ``entry``."""
+    return configuration_url(entry.data[CONF_HOST], entry.data.get(CONF_PORT, DEFAULT_PORT))
+
+
 def _device_id(entry: WhatwattConfigEntry) -> str:
     assert entry.unique_id is not None  # every entry is created with the device id
     return entry.unique_id
@@ -60,9 +65,7 @@ def gateway_device_info(entry: WhatwattConfigEntry) -> DeviceInfo:
             for mac in (system.wifi.mac, system.ethernet.mac)
             if mac
         },
-        configuration_url=configuration_url(
-            entry.data[CONF_HOST], entry.data.get(CONF_PORT, DEFAULT_PORT)
-        ),
+        configuration_url=gateway_url(entry),
         manufacturer=MANUFACTURER,
         model=system.device.model,
         name=gateway_name(system.device.name, device_id),

@@ -18,8 +18,11 @@ The previous values of the fields the last such change touched are kept in the e
 (never a key), so a lost link can be undone in one PUT, also after Home Assistant restarted or
 the entry reloaded: a kept change is checked again at setup.  A lost link raises a fixable
 repair issue; it withdraws itself, and the kept change is forgotten, once the link is OK.
-This module also owns the older "the meter needs a DLMS key" issue: at most one issue about the
-link is shown per entry, the most specific one.
+
+This module also owns the other link issue, "the meter is not talking to the gateway": the
+status has not been OK for ``NOT_TALKING_AFTER`` while no change of ours is in question (at
+once for a key status: waiting does not bring a key).  Its fix is the link assistant.  At most
+one link issue is shown per entry: while a change of ours is in question, its own.
 """
 
 from __future__ import annotations
@@ -27,13 +30,14 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import IntEnum, StrEnum
 from typing import Any, Final
 
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.helpers import issue_registry as ir
-from homeassistant.helpers.event import async_call_later
+from homeassistant.helpers.event import async_call_later, async_track_point_in_utc_time
+from homeassistant.util import dt as dt_util
 
 from .client import MeterSettings, WhatwattSettingNotApplied
 from .client.meter_settings import (
@@ -46,8 +50,8 @@ from .client.meter_settings import (
 )
 from .const import (
     DOMAIN,
-    ISSUE_METER_KEY,
     ISSUE_METER_LINK_LOST,
+    ISSUE_METER_NOT_TALKING,
     LOGGER,
     METER_KEY_STATUSES,
     METER_STATUS_OK,
@@ -69,6 +73,8 @@ LINK_SECTIONS: Final = frozenset({Section.SERIAL, Section.INTERFACE, Section.SEC
 """Sections whose settings make the link to the meter."""
 REDETECTING: Final = frozenset({"scalers_set"})
 """Not a link setting, but a change makes the gateway detect the meter again (its scalers)."""
+NOT_TALKING_AFTER: Final = timedelta(minutes=10)
+"""How long the meter status stays other than OK before the "not talking" issue is raised."""
 
 
 class LinkRisk(IntEnum):
@@ -327,6 +333,9 @@ class WhatwattMeterLink:
         self._unwatch_live: CALLBACK_TYPE | None = None
         """Set exactly while the link issue is up: data flowing again makes the status be read
         at once."""
+        self._not_ok_since: datetime | None = None
+        """Since when the status has not been OK, with no change of ours in question."""
+        self._not_talking_due: CALLBACK_TYPE | None = None
         entry.async_on_unload(system.async_add_listener(self._async_system_updated))
         entry.async_on_unload(self._async_stop)
         if (kept := MeterSettingsChange.from_dict(store.get(STORE_PART))) is not None:
@@ -337,22 +346,30 @@ class WhatwattMeterLink:
     # Writes -------------------------------------------------------------------------------
 
     async def async_write(
-        self, changes: Mapping[str, Any], *, replace: bool = False
+        self, changes: Mapping[str, Any], *, replace: bool = False, restore: bool = False
     ) -> MeterSettingsWrite:
         """Write meter settings (PUT, or POST if ``replace``) and check the link if needed.
 
         Returns the settings read back and the check this write started (it runs in the
         background; ``async_outcome`` waits for it).  Raises the client's errors: validation
         before anything is sent, a value not applied after (a check still runs then: the
-        other fields may have taken effect).
+        other fields may have taken effect).  ``restore``: the settings go back to what they
+        were before changes of ours (the link assistant gives up): nothing of ours is in
+        question any more, so nothing is checked and a kept change is forgotten.
         """
         sent = full_settings(changes) if replace else validate(changes)
         before = self._meter_settings.data
+        if restore:
+            self._async_cancel_check()
+            self.async_forget()
         try:
             settings = await self._meter_settings.async_write(changes, replace=replace)
         except WhatwattSettingNotApplied as err:
-            self._async_changed(_change(before, err.settings, sent, replace=replace))
+            if not restore:
+                self._async_changed(_change(before, err.settings, sent, replace=replace))
             raise
+        if restore:
+            return MeterSettingsWrite(settings=settings, check=None)
         check = self._async_changed(_change(before, settings, sent, replace=replace))
         return MeterSettingsWrite(settings=settings, check=check)
 
@@ -382,10 +399,17 @@ class WhatwattMeterLink:
 
     @callback
     def async_forget(self) -> None:
-        """The link works, or the user keeps the change: forget it, withdraw its issue."""
+        """The link works, or the user keeps the change: forget it, withdraw its issue.
+
+        If the status is still not OK, the "not talking" issue may follow, after its full
+        wait: the user has just chosen to deal with the link in another way.
+        """
+        if self.last_change is not None:
+            self._not_ok_since = None if self._not_ok_since is None else dt_util.utcnow()
         self.last_change = None
         self._store.async_set(STORE_PART, None)
         self._async_clear_link_issue()
+        self._async_review_not_talking()
 
     @callback
     def _async_changed(
@@ -396,6 +420,7 @@ class WhatwattMeterLink:
             return None
         self.last_change = change
         self._store.async_set(STORE_PART, change.as_dict())
+        self._async_review_not_talking()  # a change of ours is in question now
         self._async_cancel_check()
         check = self._check = _Check(self, change, fresh=fresh)
         check.future.add_done_callback(lambda future: self._async_checked(change, future))
@@ -430,13 +455,14 @@ class WhatwattMeterLink:
     def _async_stop(self) -> None:
         self._async_cancel_check()
         self._async_clear_link_issue()
-        ir.async_delete_issue(self.hass, DOMAIN, self._key_issue_id)
+        self._async_cancel_not_talking()
+        ir.async_delete_issue(self.hass, DOMAIN, self._not_talking_issue_id)
 
     # Repair issues ------------------------------------------------------------------------
 
     @property
-    def _key_issue_id(self) -> str:
-        return f"{ISSUE_METER_KEY}_{self.entry.entry_id}"
+    def _not_talking_issue_id(self) -> str:
+        return f"{ISSUE_METER_NOT_TALKING}_{self.entry.entry_id}"
 
     @property
     def _link_issue_id(self) -> str:
@@ -444,32 +470,55 @@ class WhatwattMeterLink:
 
     @callback
     def _async_system_updated(self) -> None:
-        """Follow the meter status: withdraw the link issue once OK, ask for a missing key."""
+        """Follow the meter status: withdraw the link issue once OK, time the "not talking"."""
         if not self.system.last_update_success or (status := self.system.meter_status) is None:
-            return
-        if status == METER_STATUS_OK and not self.checking:
-            self.async_forget()  # the link works: no change of ours is in question any more
-        if status in METER_KEY_STATUSES and self.last_change is None:
-            self._async_raise_key_issue(status)
-        else:
-            ir.async_delete_issue(self.hass, DOMAIN, self._key_issue_id)
+            return  # the gateway does not answer: nothing new about the meter
+        if status == METER_STATUS_OK:
+            self._not_ok_since = None
+            if not self.checking:
+                self.async_forget()  # the link works: no change of ours is in question any more
+        elif self._not_ok_since is None:
+            self._not_ok_since = dt_util.utcnow()
+        self._async_review_not_talking()
 
     @callback
-    def _async_raise_key_issue(self, status: str) -> None:
-        """Ask for the DLMS key, naming the meter status as the status sensor shows it."""
+    def _async_review_not_talking(self, _now: datetime | None = None) -> None:
+        """Raise the "not talking" issue when due, withdraw it when not; time the next look."""
+        self._async_cancel_not_talking()
+        since, status = self._not_ok_since, self.system.meter_status
+        if since is None or status is None or self.last_change is not None:
+            ir.async_delete_issue(self.hass, DOMAIN, self._not_talking_issue_id)
+            return
+        due = since + NOT_TALKING_AFTER
+        if status in METER_KEY_STATUSES or dt_util.utcnow() >= due:
+            self._async_raise_not_talking_issue(status)
+        else:
+            self._not_talking_due = async_track_point_in_utc_time(
+                self.hass, self._async_review_not_talking, due
+            )
+
+    @callback
+    def _async_cancel_not_talking(self) -> None:
+        if self._not_talking_due is not None:
+            self._not_talking_due()
+            self._not_talking_due = None
+
+    @callback
+    def _async_raise_not_talking_issue(self, status: str) -> None:
+        """Offer the link assistant, naming the meter status as the status sensor shows it."""
         ir.async_create_issue(
             self.hass,
             DOMAIN,
-            self._key_issue_id,
-            is_fixable=False,
+            self._not_talking_issue_id,
+            is_fixable=True,
             is_persistent=False,
             severity=ir.IssueSeverity.ERROR,
-            translation_key=ISSUE_METER_KEY,
+            translation_key=ISSUE_METER_NOT_TALKING,
             translation_placeholders={
                 "name": self.entry.title,
                 "status": meter_status_label(self.hass, status),
-                "entry_id": self.entry.entry_id,
             },
+            data={"entry_id": self.entry.entry_id},
         )
 
     @callback
@@ -477,7 +526,6 @@ class WhatwattMeterLink:
         """Tell the user the change lost the link, what it was, and offer to undo it."""
         if self._unwatch_live is None:
             self._unwatch_live = self.live.async_add_listener(self._async_live_while_lost)
-        ir.async_delete_issue(self.hass, DOMAIN, self._key_issue_id)  # the more specific one
         ir.async_create_issue(
             self.hass,
             DOMAIN,

@@ -1,7 +1,8 @@
 """Options flow: the meter settings on the device itself, custom scalers, sub-meters.
 
 The device is the store of its settings: *Edit settings* (``settings_flow.MeterSettingsSteps``,
-shared with the repair flow) and *Restore factory defaults* write to it, and the flow ends with
+shared with the repair flow), *Troubleshoot the meter link* (``troubleshoot_flow``, the repair
+of a meter not talking) and *Restore factory defaults* write to it, and the flow ends with
 the entry's options unchanged, so Home Assistant does not reload the entry.  Only the sub-meter
 step stores something in the options (what each sub-meter measures).
 """
@@ -12,6 +13,7 @@ from typing import Any, cast
 
 from homeassistant.config_entries import (
     ConfigEntryState,
+    ConfigFlowContext,
     ConfigFlowResult,
     OptionsFlowWithReload,
 )
@@ -23,18 +25,20 @@ from .options_prices import STEP_PRICES, WhatwattPriceSteps
 from .options_scalers import STEP_SCALERS, WhatwattScalersSteps
 from .options_submeters import STEP_SUBMETERS, WhatwattSubmeterSteps
 from .settings_flow import STEP_EDIT
+from .troubleshoot_flow import STEP_TROUBLESHOOT, TroubleshootSteps
 
 STEP_RESTORE = "restore"
 
 
 class WhatwattOptionsFlow(
+    TroubleshootSteps[ConfigFlowContext, ConfigFlowResult],
     WhatwattScalersSteps,
     WhatwattSubmeterSteps,
     WhatwattDemandSteps,
     WhatwattPriceSteps,
     OptionsFlowWithReload,
 ):
-    """The meter settings, custom scalers, sub-meters, demand windows; or the defaults."""
+    """Meter settings, link assistant, scalers, sub-meters, demand, prices; or the defaults."""
 
     def _entry(self) -> WhatwattConfigEntry:
         """Return the config entry; abort the flow if it is not loaded (no device client)."""
@@ -47,12 +51,13 @@ class WhatwattOptionsFlow(
         return self.async_create_entry(data=dict(self.config_entry.options))
 
     async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
-        """Offer the settings, the scalers, the sub-meters, the demand windows, the defaults."""
+        """Offer the settings, the assistant, scalers, sub-meters, demand, prices, defaults."""
         self._entry()
         return self.async_show_menu(
             step_id="init",
             menu_options=[
                 STEP_EDIT,
+                STEP_TROUBLESHOOT,
                 STEP_SCALERS,
                 STEP_SUBMETERS,
                 STEP_DEMAND,

@@ -1,10 +1,11 @@
-"""Repair flows: a settings change that cut the meter link; what a sub-meter is.
+"""Repair flows: a settings change that cut the meter link; a meter not talking; sub-meters.
 
 The meter-link repair offers what the options flow offers after such a change, with the same
 steps (``settings_flow.MeterSettingsSteps``): undo (one PUT of the previous values of exactly
 the changed fields, then a new check), enter the key again or clear it, edit the settings, or
-keep the change (which closes the issue).  The sub-meter question is the options flow's
-sub-meter form: the answer goes into the entry's options (which reloads it).
+keep the change (which closes the issue).  The "not talking" repair is the link assistant of
+the options flow (``troubleshoot_flow.TroubleshootSteps``).  The sub-meter question is the
+options flow's sub-meter form: the answer goes into the entry's options (which reloads it).
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import AbortFlow
 
+from .const import ISSUE_METER_NOT_TALKING
 from .coordinator import WhatwattConfigEntry
-from .settings_flow import STEP_LINK_LOST, STEP_LINK_LOST_KEY, MeterSettingsSteps
+from .settings_flow import STEP_LINK_LOST, STEP_LINK_LOST_KEY, MeterSettingsSteps, WhatwattFlow
 from .submeters import (
     ISSUE_SUBMETER_MEDIUM,
     MEDIUM_FIELD,
@@ -27,6 +29,7 @@ from .submeters import (
     kind_schema,
     with_kind,
 )
+from .troubleshoot_flow import TroubleshootSteps
 
 
 async def async_create_fix_flow(
@@ -36,16 +39,15 @@ async def async_create_fix_flow(
     assert data is not None
     if issue_id.startswith(ISSUE_SUBMETER_MEDIUM):
         return SubmeterMediumRepairFlow(str(data["entry_id"]), int(str(data["bus"])))
+    if issue_id.startswith(ISSUE_METER_NOT_TALKING):
+        return MeterNotTalkingRepairFlow(str(data["entry_id"]))
     return MeterLinkRepairFlow(str(data["entry_id"]))
 
 
-class MeterLinkRepairFlow(MeterSettingsSteps[RepairsFlowContext, RepairsFlowResult], RepairsFlow):
-    """The link is lost after a change: the same choices as right after it in the options."""
+class _EntryRepairFlow(WhatwattFlow[RepairsFlowContext, RepairsFlowResult], RepairsFlow):
+    """A repair of the meter link of one config entry (``_entry_id``)."""
 
-    def __init__(self, entry_id: str) -> None:
-        """Fix the issue of config entry ``entry_id``."""
-        super().__init__()
-        self._entry_id = entry_id
+    _entry_id: str
 
     def _entry(self) -> WhatwattConfigEntry:
         """The entry of the issue; abort when it is not loaded (no device to talk to)."""
@@ -57,6 +59,17 @@ class MeterLinkRepairFlow(MeterSettingsSteps[RepairsFlowContext, RepairsFlowResu
     def _finish(self) -> RepairsFlowResult:
         """The link works again, or the user keeps the change: the issue is closed."""
         return self.async_create_entry(data={})
+
+
+class MeterLinkRepairFlow(
+    MeterSettingsSteps[RepairsFlowContext, RepairsFlowResult], _EntryRepairFlow
+):
+    """The link is lost after a change: the same choices as right after it in the options."""
+
+    def __init__(self, entry_id: str) -> None:
+        """Fix the issue of config entry ``entry_id``."""
+        super().__init__()
+        self._entry_id = entry_id
 
     async def async_step_init(self, user_input: dict[str, Any] | None = None) -> RepairsFlowResult:
         """Say what changed and what the link is now; offer what can be done."""
@@ -70,6 +83,21 @@ class MeterLinkRepairFlow(MeterSettingsSteps[RepairsFlowContext, RepairsFlowResu
         """The user keeps the change (fixes it another way): forget it, close the issue."""
         self._entry().runtime_data.link.async_forget()
         return self._finish()
+
+
+class MeterNotTalkingRepairFlow(
+    TroubleshootSteps[RepairsFlowContext, RepairsFlowResult], _EntryRepairFlow
+):
+    """The meter has not talked to the gateway for a while: the link assistant."""
+
+    def __init__(self, entry_id: str) -> None:
+        """Fix the issue of config entry ``entry_id``."""
+        super().__init__()
+        self._entry_id = entry_id
+
+    async def async_step_init(self, user_input: dict[str, Any] | None = None) -> RepairsFlowResult:
+        """Start the assistant: the status, the settings in use, the step that fits."""
+        return await self.async_step_troubleshoot()
 
 
 class SubmeterMediumRepairFlow(RepairsFlow):

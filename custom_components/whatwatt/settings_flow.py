@@ -255,12 +255,12 @@ class MeterSettingsSteps[ContextT: FlowContext, ResultT: FlowResult[Any, str]](
         if not self._check_task.done():
             return self.async_show_progress(
                 step_id=STEP_CHECK_LINK,
-                progress_action=STEP_CHECK_LINK,
+                progress_action=self._check_action(),
                 progress_task=self._check_task,
             )
         task, self._check_task, self._write = self._check_task, None, None
         self._check = task.result()
-        return self.async_show_progress_done(next_step_id=_next_step(self._check))
+        return self.async_show_progress_done(next_step_id=self._after_check(self._check))
 
     async def async_step_check_interrupted(
         self, user_input: dict[str, Any] | None = None
@@ -323,6 +323,14 @@ class MeterSettingsSteps[ContextT: FlowContext, ResultT: FlowResult[Any, str]](
 
     # --- helpers ----------------------------------------------------------------------------
 
+    def _check_action(self) -> str:
+        """What the progress step says while the link is checked (the assistant: its own)."""
+        return STEP_CHECK_LINK
+
+    def _after_check(self, check: LinkCheck) -> str:
+        """The step that follows a check (the link assistant goes on with its own)."""
+        return _next_step(check)
+
     async def _async_open(self, entry: WhatwattConfigEntry) -> ResultT:
         """Read the settings from the device now and show them (abort if it cannot be read)."""
         try:
@@ -378,16 +386,19 @@ class MeterSettingsSteps[ContextT: FlowContext, ResultT: FlowResult[Any, str]](
         return self._show_edit(self._input, errors, placeholders)
 
     async def _async_write(
-        self, changes: Mapping[str, Any], *, replace: bool = False
+        self, changes: Mapping[str, Any], *, replace: bool = False, restore: bool = False
     ) -> HomeAssistantError | None:
         """Write (and start the link check); return the translated error, if any.
 
         The settings read back become the form's current values, also after a failure.
+        ``replace`` and ``restore`` as ``WhatwattMeterLink.async_write`` takes them.
         """
         entry = self._entry()
         try:
             with translated_errors(self.hass, entry):
-                self._write = await entry.runtime_data.link.async_write(changes, replace=replace)
+                self._write = await entry.runtime_data.link.async_write(
+                    changes, replace=replace, restore=restore
+                )
         except HomeAssistantError as err:
             return err
         finally:

@@ -79,6 +79,16 @@ def change_text(
 
 
 @callback
+def settings_text(hass: HomeAssistant, settings: Any, keys: tuple[str, ...]) -> str:
+    """List settings as the form names them, one per line: "- Interface type: Automatic"."""
+    return "\n".join(
+        f"- {setting_label(hass, key)}: {value_label(hass, key, value)}"
+        for key in keys
+        if (value := getattr(settings, key, None)) is not None
+    )
+
+
+@callback
 def meter_status_label(hass: HomeAssistant, status: str | None) -> str:
     """Return the meter status as the status sensor shows it ("Encryption key required")."""
     option = METER_STATUS.get(status or "")
