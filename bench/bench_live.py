@@ -67,8 +67,6 @@ EVENTS = int(os.environ.get("BENCH_EVENTS", "10000"))
 CPU_EVENTS = int(os.environ.get("BENCH_CPU_EVENTS", "3000"))
 INTERVAL = float(os.environ.get("BENCH_INTERVAL", "0.005"))
 LATENCY_P99_TARGET_MS = 20.0
-CPU_TARGET_S = 2.0
-VENDOR_MQTT_CPU_S = 4.1
 PAIRED_BLOCKS = int(os.environ.get("BENCH_PAIRED_BLOCKS", "4"))
 PAIRED_EVENTS = int(os.environ.get("BENCH_PAIRED_EVENTS", "750"))
 DAY_S = 86_400
@@ -490,15 +488,8 @@ def _combine(runs: list[LiveRun]) -> LiveRun:
 
 
 def _record_cpu(s: str, label: str, run: LiveRun) -> None:
-    record(
-        s,
-        f"HA CPU per 1000 events ({label})",
-        f"{run.cpu_per_1000:.2f} s",
-        baseline=f"{VENDOR_MQTT_CPU_S} s (vendor MQTT)",
-        ratio=f"{run.cpu_per_1000 / VENDOR_MQTT_CPU_S:.2f}x",
-        target="<= 2 s",
-        met=run.cpu_per_1000 <= CPU_TARGET_S,
-    )
+    """CPU seconds of this machine: set against the vendor's only within one run (6f)."""
+    record(s, f"HA CPU per 1000 events ({label})", f"{run.cpu_per_1000:.2f} s")
     record(s, "HA CPU per 1000 events by thread", _by_thread(run))
 
 
@@ -694,8 +685,6 @@ async def test_identical_writes_what_if(
         f"{write.cpu_per_1000:.2f} s",
         baseline=f"{skip.cpu_per_1000:.2f} s (skip)",
         ratio=f"{write.cpu_per_1000 / skip.cpu_per_1000:.2f}x",
-        target="<= 2 s",
-        met=write.cpu_per_1000 <= CPU_TARGET_S,
     )
     record(s, "HA CPU per 1000 events by thread, write all", _by_thread(write))
     for name in ("MainThread", "Recorder"):
