@@ -27,6 +27,7 @@ import json
 import os
 from pathlib import Path
 import shutil
+import statistics
 from typing import Any
 
 from homeassistant import loader
@@ -244,8 +245,9 @@ def _record(versus: VersusVendor, vendor: dict[str, str]) -> None:
     ratios = versus.pair_ratios()
     record(
         s,
-        "ours / vendor per pair of neighbouring blocks (min-max)",
-        " ".join(f"{r:.2f}" for r in ratios) + f" ({min(ratios):.2f}-{max(ratios):.2f})",
+        "ours / vendor per pair of neighbouring blocks (median; min-max)",
+        " ".join(f"{r:.2f}" for r in ratios)
+        + f" ({statistics.median(ratios):.2f}; {min(ratios):.2f}-{max(ratios):.2f})",
     )
     record(s, "HA CPU per 1000 events per block: ours | vendor", versus.per_block())
     record(
