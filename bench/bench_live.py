@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 import gc
 import os
-from pathlib import Path
 import time
 from typing import Any
 
@@ -68,8 +67,6 @@ EVENTS = int(os.environ.get("BENCH_EVENTS", "10000"))
 CPU_EVENTS = int(os.environ.get("BENCH_CPU_EVENTS", "3000"))
 INTERVAL = float(os.environ.get("BENCH_INTERVAL", "0.005"))
 LATENCY_P99_TARGET_MS = 20.0
-CPU_TARGET_S = 2.0
-VENDOR_MQTT_CPU_S = 4.1
 PAIRED_BLOCKS = int(os.environ.get("BENCH_PAIRED_BLOCKS", "4"))
 PAIRED_EVENTS = int(os.environ.get("BENCH_PAIRED_EVENTS", "750"))
 DAY_S = 86_400
@@ -78,12 +75,6 @@ SAME_METER = 0xB0B0
 VENDOR_STATES_PER_MESSAGE = 16
 """The vendor's MQTT integration: 27 always-on sensors, 16 of them get a state per message."""
 VENDOR_ROWS_PER_DAY = VENDOR_STATES_PER_MESSAGE * DAY_S
-
-
-@pytest.fixture
-def recorder_db_url(tmp_path: Path) -> str:
-    """The recorder writes to an sqlite file, as in a real installation."""
-    return f"sqlite:///{tmp_path / 'home-assistant_v2.db'}"
 
 
 COMMIT_S = 5
@@ -170,7 +161,7 @@ class LiveDevice:
 
     device: EmitterProcess
     live: Any
-    """The entry's live coordinator."""
+    """The entry's live coordinator (None: the vendor's integration, which has none)."""
     power: str
     """The import-power sensor (its state is the number of the event)."""
     watched: set[str]
@@ -179,6 +170,8 @@ class LiveDevice:
     """The device's number in the emitter process."""
     submeter_sensors: set[str] = field(default_factory=set)
     """Of ``watched``, the enabled sensors of its sub-meters."""
+    seq_factor: float = 1.0
+    """The import-power state times this is SEQ_BASE + the number of the event (ours: W)."""
 
 
 @asynccontextmanager
@@ -259,7 +252,8 @@ async def _measure(  # noqa: PLR0915
     all_in = asyncio.Event()
     submeters = dev.submeter_sensors
     submeter_writes = 0
-    volumes = {v.bus: v for v in (live.data.volumes if live.data is not None else ())}
+    data = live.data if live is not None else None
+    volumes = {v.bus: v for v in (data.volumes if data is not None else ())}
     submeter_readings = 0
 
     @callback
@@ -268,7 +262,7 @@ async def _measure(  # noqa: PLR0915
         state = event.data["new_state"]
         if state is None or state.state in ("unknown", "unavailable"):
             return
-        seq = round(float(state.state)) - SEQ_BASE
+        seq = round(float(state.state) * dev.seq_factor) - SEQ_BASE
         if seq > 0:
             seen.append((seq, now))
             if seq == events:
@@ -311,8 +305,9 @@ async def _measure(  # noqa: PLR0915
         async_track_state_change_event(hass, [power], on_power),
         hass.bus.async_listen(EVENT_STATE_CHANGED, on_any),
         hass.bus.async_listen(EVENT_STATE_REPORTED, on_reported, event_filter=ours),
-        live.async_add_listener(on_update),
     ]
+    if live is not None:
+        unsubs.append(live.async_add_listener(on_update))
     gc_pauses: list[float] = []
     gc_start = [0.0]
 
@@ -351,9 +346,14 @@ async def _measure(  # noqa: PLR0915
         unsub()
     states = [s for e in watched if (s := hass.states.get(e)) is not None]
     component = hass.data[DATA_INSTANCES]["sensor"]
-    live_states = [
-        s for s in states if getattr(component.get_entity(s.entity_id), "coordinator", None) is live
-    ]
+    if live is None:  # the vendor's: the sensors its messages give a value
+        live_states = [s for s in states if s.state != "unavailable"]
+    else:
+        live_states = [
+            s
+            for s in states
+            if getattr(component.get_entity(s.entity_id), "coordinator", None) is live
+        ]
     rows = await recorded_rows(hass, watched, started) if recorder else {}
 
     sent = len(stamps)
@@ -488,15 +488,8 @@ def _combine(runs: list[LiveRun]) -> LiveRun:
 
 
 def _record_cpu(s: str, label: str, run: LiveRun) -> None:
-    record(
-        s,
-        f"HA CPU per 1000 events ({label})",
-        f"{run.cpu_per_1000:.2f} s",
-        baseline=f"{VENDOR_MQTT_CPU_S} s (vendor MQTT)",
-        ratio=f"{run.cpu_per_1000 / VENDOR_MQTT_CPU_S:.2f}x",
-        target="<= 2 s",
-        met=run.cpu_per_1000 <= CPU_TARGET_S,
-    )
+    """CPU seconds of this machine: set against the vendor's only within one run (6f)."""
+    record(s, f"HA CPU per 1000 events ({label})", f"{run.cpu_per_1000:.2f} s")
     record(s, "HA CPU per 1000 events by thread", _by_thread(run))
 
 
@@ -692,8 +685,6 @@ async def test_identical_writes_what_if(
         f"{write.cpu_per_1000:.2f} s",
         baseline=f"{skip.cpu_per_1000:.2f} s (skip)",
         ratio=f"{write.cpu_per_1000 / skip.cpu_per_1000:.2f}x",
-        target="<= 2 s",
-        met=write.cpu_per_1000 <= CPU_TARGET_S,
     )
     record(s, "HA CPU per 1000 events by thread, write all", _by_thread(write))
     for name in ("MainThread", "Recorder"):
@@ -809,13 +800,29 @@ async def _wake(hass: HomeAssistant, devices: list[LiveDevice]) -> None:
     """
     for dev in devices:
         got = asyncio.Event()
-        unsub = dev.live.async_add_listener(got.set)
+        if dev.live is not None:
+            unsubs = [dev.live.async_add_listener(got.set)]
+        else:  # the vendor's integration: its import-power sensor is written on every message
+
+            @callback
+            def power(data: EventStateChangedData | EventStateReportedData, dev: Any = dev) -> bool:
+                return bool(data["entity_id"] == dev.power)
+
+            @callback
+            def written(_: Event[Any], got: asyncio.Event = got) -> None:
+                got.set()
+
+            unsubs = [
+                hass.bus.async_listen(kind, written, event_filter=power)
+                for kind in (EVENT_STATE_CHANGED, EVENT_STATE_REPORTED)
+            ]
         try:
             await dev.device.wake(dev.index)
             async with asyncio.timeout(10):
                 await got.wait()
         finally:
-            unsub()
+            for unsub in unsubs:
+                unsub()
     await hass.async_block_till_done()
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 import platform
 import sys
 
@@ -34,6 +35,12 @@ def auto_enable_custom_integrations(enable_custom_integrations: None) -> None:
 @pytest.fixture(autouse=True)
 async def enable_event_loop_debug() -> None:
     """Override phcc's fixture: asyncio debug mode would slow everything down several times."""
+
+
+@pytest.fixture
+def recorder_db_url(tmp_path: Path) -> str:
+    """The recorder writes to an sqlite file, as in a real installation."""
+    return f"sqlite:///{tmp_path / 'home-assistant_v2.db'}"
 
 
 def machine() -> str:

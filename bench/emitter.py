@@ -19,6 +19,14 @@ Protocol (JSON lines): on start this prints ``{"ports": [...], "ids": [...]}``. 
   ``{"paused": D}``.  Devices that take turns are paused first, so that only one sends.
 * ``{"cmd": "quit"}``: stop every device and exit.
 
+Vendor devices (``--vendor N --mqtt-port P``): N more devices (numbered after the ``--count``
+ones, with no HTTP server) that publish each meter report to the MQTT broker on 127.0.0.1:P, as
+a whatwatt Go does for the vendor's MQTT integration: the JSON of the vendor's template (its
+README), with the values of the SSE event the same reading gives, QoS 0, on topic
+``whatwatt/<device id>`` (the hello line adds ``"topics": [...]``).  The same commands drive
+them; a numbered event carries ``power_in = (100000 + seq) / 100`` kW (the vendor's sensors keep
+two decimals of kW).
+
 Sub-meters: ``--submeters`` once per device (``none``, ``gas``, ``gas+water``, ... as the
 emulator's ``EmulatorConfig.submeters``); devices without one get the profile's (DSMR: the gas
 meter on bus 1).  Their entries (``Vol``) come with every event, numbered or not, as the
@@ -42,14 +50,54 @@ from typing import Any
 
 from whatwatt_emulator import Emulator, EmulatorConfig
 from whatwatt_emulator.live import LiveStream
-from whatwatt_emulator.meter import Reading
+from whatwatt_emulator.meter import Reading, Views, timestamps
+from whatwatt_emulator.profiles import LEAVES, Profile
 
 SEQ_BASE = 100_000
 """Numbered events carry P_In = (SEQ_BASE + seq) W; natural readings stay far below it."""
+VENDOR_SEQ_SCALE = 100
+"""Numbered vendor messages carry power_in = (SEQ_BASE + seq) / 100 kW (two decimals survive)."""
+VENDOR_TEMPLATE: dict[str, str] = {
+    "power_in": "1.7.0",
+    "power_out": "2.7.0",
+    "power_in_l1": "21.7.0",
+    "power_in_l2": "41.7.0",
+    "power_in_l3": "61.7.0",
+    "power_out_l1": "22.7.0",
+    "power_out_l2": "42.7.0",
+    "power_out_l3": "62.7.0",
+    "energy_in": "1.8.0",
+    "energy_out": "2.8.0",
+    "energy_in_t1": "1.8.1",
+    "energy_in_t2": "1.8.2",
+    "energy_out_t1": "2.8.1",
+    "energy_out_t2": "2.8.2",
+    "voltage_l1": "32.7.0",
+    "voltage_l2": "52.7.0",
+    "voltage_l3": "72.7.0",
+    "current_l1": "31.7.0",
+    "current_l2": "51.7.0",
+    "current_l3": "71.7.0",
+    "power_factor": "13.7.0",
+    "apparent_power": "9.7.0",
+    "reactive_power_in": "3.7.0",
+    "reactive_power_out": "4.7.0",
+    "reactive_energy_in": "3.8.0",
+    "reactive_energy_out": "4.8.0",
+}
+"""The vendor's MQTT message (its README's device template): key -> OBIS C.D.E of the value.
+
+Besides these: ``sys_id``, ``meter_id``, ``time`` and ``tariff``.  The template quotes every
+value (``"power_in":"${1_7_0}"``), so they are strings.  A key whose OBIS value the meter does
+not have is left out, as the README says to do (``add/remove OBIS codes``).
+"""
 
 
 class StampingEmulator(Emulator):
     """An emulator whose live events can be numbered and stamped."""
+
+    seq_scale = 1000
+    """A numbered event carries P_In = (SEQ_BASE + seq) / seq_scale kW."""
 
     def __init__(self, config: EmulatorConfig) -> None:
         """Start in normal mode (natural readings, no stamps)."""
@@ -78,7 +126,7 @@ class StampingEmulator(Emulator):
         stream.last_id = reading.id
         seq = self.run_seq + 1
         values = dict(reading.values)
-        values["p_in"] = (SEQ_BASE + seq) / 1000.0
+        values["p_in"] = (SEQ_BASE + seq) / self.seq_scale
         numbered = dataclasses.replace(reading, values=values)
         payload = self.views.event(numbered, self.uptime())
         self.stamps.append(time.monotonic())
@@ -99,6 +147,117 @@ class StampingEmulator(Emulator):
             await super().send_reading(self.stream, reading)  # past the pause, this one only
 
 
+class VendorViews(Views):
+    """Each reading as the vendor's MQTT message: the SSE event's values, renamed by OBIS code."""
+
+    def __init__(self, profile: Profile, device_id: str) -> None:
+        """Map each key of the vendor's template to the SSE key of the same OBIS value."""
+        super().__init__(profile)
+        self.device_id = device_id
+        by_obis = {LEAVES[leaf][2]: LEAVES[leaf][1] for leaf in profile.leaves}
+        self.keys = {key: by_obis[obis] for key, obis in VENDOR_TEMPLATE.items() if obis in by_obis}
+
+    def event(self, reading: Reading, uptime_s: float) -> bytes:
+        """Return the MQTT payload of a reading (JSON, the values as strings)."""
+        sse = json.loads(super().event(reading, uptime_s).split(b"data: ", 1)[1])
+        message = {
+            "sys_id": self.device_id,
+            "meter_id": self.profile.meter_id,
+            "time": timestamps(reading.wall)["date_time_utc"],
+            **{key: str(sse[sse_key]) for key, sse_key in self.keys.items()},
+            "tariff": str(sse["T"]),
+        }
+        return json.dumps(message).encode()
+
+
+def _remaining_length(size: int) -> bytes:
+    out = bytearray()
+    while True:
+        size, byte = divmod(size, 128)
+        out.append(byte | (0x80 if size else 0))
+        if not size:
+            return bytes(out)
+
+
+def _string(text: bytes) -> bytes:
+    return len(text).to_bytes(2, "big") + text
+
+
+class MqttSink(LiveStream):
+    """The device's MQTT client (3.1.1, QoS 0, no keep-alive): each write is one PUBLISH.
+
+    It stands where the SSE stream is for ``send_reading``; no HTTP request is behind it.
+    """
+
+    def __init__(self, topic: str) -> None:
+        """Publish to ``topic`` once connected (no ``super().__init__``: no HTTP response)."""
+        self.topic = topic.encode()
+        self.last_id = -1
+        self.sent = 0
+        self.closed = False
+        self.cut = False
+        self._wake = asyncio.Event()
+        self._writer: asyncio.StreamWriter | None = None
+
+    async def connect(self, port: int, client_id: str) -> None:
+        """Connect to the broker on 127.0.0.1:``port`` (clean session); wait for its CONNACK."""
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        body = _string(b"MQTT") + bytes([4, 0x02, 0, 0]) + _string(client_id.encode())
+        writer.write(b"\x10" + _remaining_length(len(body)) + body)
+        await writer.drain()
+        connack = await reader.readexactly(4)
+        if connack[0] != 0x20 or connack[3] != 0:
+            raise ConnectionError(f"the MQTT broker refused the connection: {connack.hex()}")
+        self._writer = writer
+
+    @property
+    def gone(self) -> bool:
+        """Return True when the connection to the broker is closed."""
+        return self.closed or self._writer is None or self._writer.is_closing()
+
+    async def write(self, payload: bytes) -> bool:
+        """Publish ``payload`` (QoS 0); return False when the connection is gone."""
+        if self.gone:
+            return False
+        assert self._writer is not None
+        body = _string(self.topic) + payload
+        try:
+            self._writer.write(b"\x30" + _remaining_length(len(body)) + body)
+            await self._writer.drain()
+        except ConnectionError:
+            self.closed = True
+            return False
+        return True
+
+    async def disconnect(self) -> None:
+        """Say goodbye to the broker and close the connection."""
+        self.closed = True
+        if self._writer is not None:
+            self._writer.write(b"\xe0\x00")
+            self._writer.close()
+            await self._writer.wait_closed()
+
+
+class VendorDevice(StampingEmulator):
+    """A device that publishes its meter reports over MQTT, for the vendor's integration."""
+
+    seq_scale = VENDOR_SEQ_SCALE
+
+    def __init__(self, config: EmulatorConfig) -> None:
+        """Render the readings as the vendor's message."""
+        super().__init__(config)
+        self.views = VendorViews(self.profile, config.device_id)
+
+    async def publish(self, sink: MqttSink) -> None:
+        """Publish every meter report to ``sink`` (as the SSE route streams them) until gone."""
+        self.attach_stream(sink)
+        while not sink.gone:
+            reading = self.reading()
+            if reading is not None:
+                await self.send_reading(sink, reading)
+            await sink.wait(self.next_due())
+
+
 def _print(obj: dict[str, Any]) -> None:
     sys.stdout.write(json.dumps(obj) + "\n")
     sys.stdout.flush()
@@ -107,23 +266,37 @@ def _print(obj: dict[str, Any]) -> None:
 async def _main(args: argparse.Namespace) -> None:
     emulators: list[StampingEmulator] = []
     submeters: list[str] = args.submeters or []
-    for index in range(args.count):
+    sinks: list[MqttSink] = []
+    publishing: list[asyncio.Task[None]] = []
+    for index in range(args.count + args.vendor):
         device_id = f"B0B0{index:08X}"
-        emu = StampingEmulator(
-            EmulatorConfig(
-                device_id=device_id,
-                password=args.password,
-                licence=args.licence,
-                report_interval=args.interval,
-                log_limit=100_000,
-                submeters=submeters[index] if index < len(submeters) else None,
-                seed=args.seed,
-            )
+        config = EmulatorConfig(
+            device_id=device_id,
+            password=args.password,
+            licence=args.licence,
+            report_interval=args.interval,
+            log_limit=100_000,
+            submeters=submeters[index] if index < len(submeters) else None,
+            seed=args.seed,
         )
+        if index < args.count:
+            emu = StampingEmulator(config)
+            await emu.start(host="127.0.0.1", port=0)
+        else:
+            vendor = emu = VendorDevice(config)
+            sink = MqttSink(f"whatwatt/{device_id}")
+            await sink.connect(args.mqtt_port, f"bench-{device_id}")
+            sinks.append(sink)
+            publishing.append(asyncio.create_task(vendor.publish(sink)))
         emu.meter.speed = args.meter_speed
-        await emu.start(host="127.0.0.1", port=0)
         emulators.append(emu)
-    _print({"ports": [e.port for e in emulators], "ids": [e.config.device_id for e in emulators]})
+    _print(
+        {
+            "ports": [e.port for e in emulators[: args.count]],
+            "ids": [e.config.device_id for e in emulators],
+            "topics": [sink.topic.decode() for sink in sinks],
+        }
+    )
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader()
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
@@ -146,6 +319,10 @@ async def _main(args: argparse.Namespace) -> None:
                 await emulators[device].wake()
                 _print({"woken": device})
     finally:
+        for sink in sinks:
+            await sink.disconnect()
+            sink.wake()
+        await asyncio.gather(*publishing, return_exceptions=True)
         for emu in emulators:
             await emu.stop()
 
@@ -169,6 +346,10 @@ def main() -> None:
         default=1.0,
         help="meter seconds per real second (1/interval: every event is a 1 s meter report)",
     )
+    parser.add_argument(
+        "--vendor", type=int, default=0, help="devices that publish over MQTT (vendor format)"
+    )
+    parser.add_argument("--mqtt-port", type=int, default=1883, help="the broker on 127.0.0.1")
     asyncio.run(_main(parser.parse_args()))
 
 

@@ -9,7 +9,10 @@ from dataclasses import dataclass
 import gc
 import json
 import os
+from pathlib import Path
 import resource
+import shutil
+import socket
 import sys
 import threading
 import time
@@ -80,6 +83,8 @@ class EmitterProcess:
     proc: asyncio.subprocess.Process
     ports: list[int]
     ids: list[str]
+    topics: list[str]
+    """The MQTT topics of the vendor devices (numbered after the others)."""
 
     async def _send(self, command: dict[str, Any]) -> None:
         assert self.proc.stdin is not None
@@ -118,14 +123,20 @@ async def emitter(
     meter_speed: float = 1.0,
     submeters: list[str] | None = None,
     seed: int | None = None,
+    vendor: int = 0,
+    mqtt_port: int = 0,
 ) -> AsyncIterator[EmitterProcess]:
     """Start ``count`` emulated devices in a child process; stop them afterwards.
 
     ``submeters``: the sub-meters of the first devices, one item each (``none``, ``gas+water``,
     ...); the others have the profile's (DSMR: a gas meter on bus 1).  ``seed``: the same
     meter (values, sub-meter consumption) on every device; by default each has its own.
+    ``vendor``: that many more devices, publishing to the MQTT broker on 127.0.0.1:``mqtt_port``
+    in the vendor's format (``bench.emitter``).
     """
     args = ["-m", "bench.emitter", "--count", str(count), "--interval", str(interval)]
+    if vendor:
+        args += ["--vendor", str(vendor), "--mqtt-port", str(mqtt_port)]
     args += ["--meter-speed", str(meter_speed)]
     args += ["--licence", licence]
     for item in submeters or []:
@@ -145,13 +156,88 @@ async def emitter(
         assert proc.stdout is not None
         async with asyncio.timeout(30):
             hello = json.loads(await proc.stdout.readline())
-        yield EmitterProcess(proc, hello["ports"], hello["ids"])
+        yield EmitterProcess(proc, hello["ports"], hello["ids"], hello["topics"])
     finally:
         if proc.returncode is None:
             assert proc.stdin is not None
             proc.stdin.write(b'{"cmd": "quit"}\n')
             try:
                 async with asyncio.timeout(10):
+                    await proc.wait()
+            except TimeoutError:
+                proc.kill()
+                await proc.wait()
+
+
+def mosquitto_binary() -> str | None:
+    """Return the path of Debian's mosquitto (in /usr/sbin, often not on a user's PATH)."""
+    found = shutil.which("mosquitto") or shutil.which("mosquitto", path="/usr/sbin:/usr/bin")
+    return found or None
+
+
+def free_port() -> int:
+    """Return a TCP port of 127.0.0.1 that is free now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@dataclass
+class Broker:
+    """A running MQTT broker (a child process)."""
+
+    port: int
+    pid: int
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU time of the broker process so far."""
+        with open(f"/proc/{self.pid}/stat", encoding="ascii") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@asynccontextmanager
+async def mosquitto(binary: str, workdir: Path) -> AsyncIterator[Broker]:
+    """Run a mosquitto broker on 127.0.0.1 and a free port until the end of the block.
+
+    Its config and log are in ``workdir``: anonymous clients, no persistence, loopback only.
+    """
+    port = free_port()
+    conf = workdir / "mosquitto.conf"
+    conf.write_text(
+        f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
+        "log_dest stderr\nlog_type error\nlog_type warning\n",
+        encoding="ascii",
+    )
+    log_path = workdir / "mosquitto.log"
+    with log_path.open("wb") as log:
+        proc = await asyncio.create_subprocess_exec(
+            binary, "-c", str(conf), stdin=asyncio.subprocess.DEVNULL, stdout=log, stderr=log
+        )
+    try:
+        for _ in range(100):  # up to 5 s for it to listen
+            if proc.returncode is not None:
+                break
+            try:
+                _, writer = await asyncio.open_connection("127.0.0.1", port)
+            except OSError:
+                await asyncio.sleep(0.05)
+                continue
+            writer.close()
+            await writer.wait_closed()
+            break
+        else:
+            raise RuntimeError(f"mosquitto does not listen on 127.0.0.1:{port}")
+        if proc.returncode is not None:
+            log_text = log_path.read_text(errors="replace")
+            raise RuntimeError(f"mosquitto exited ({proc.returncode}): {log_text}")
+        yield Broker(port, proc.pid)
+    finally:
+        if proc.returncode is None:
+            proc.terminate()
+            try:
+                async with asyncio.timeout(5):
                     await proc.wait()
             except TimeoutError:
                 proc.kill()
