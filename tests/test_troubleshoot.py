@@ -18,8 +18,13 @@ from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowManager, FlowResult, FlowResultType
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.setup import async_setup_component
+from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.components.diagnostics import (
+    get_diagnostics_for_config_entry,
+)
+from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
 from custom_components.whatwatt.client import MeterSettings
 from custom_components.whatwatt.const import DOMAIN
@@ -407,14 +412,19 @@ async def test_a_gateway_that_cannot_be_read_ends_the_assistant_with_the_reason(
 
 async def test_the_issue_waits_ten_minutes_and_withdraws_once_the_meter_talks(
     hass: HomeAssistant,
+    hass_client: ClientSessionGenerator,
     emulator: Emulator,
     freezer: FrozenDateTimeFactory,
     issue_registry: ir.IssueRegistry,
 ) -> None:
-    """Not OK for 9 minutes 59: no issue; at 10 minutes: the issue; OK again: gone."""
+    """Not OK for 9 minutes 59: no issue; at 10 minutes: the issue; OK again: gone.  The
+    diagnostics say since when."""
     async with loaded(hass, emulator, [Platform.SENSOR]) as entry:
         emulator.set_meter_status("NO DATA")
         await entry.runtime_data.system.async_refresh()
+        since = dt_util.utcnow().isoformat()
+        diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, entry)
+        assert diagnostics["meter_link"]["not_ok_since"] == since
         await async_pass_time(hass, freezer, 599, step=60)
         assert issue_registry.async_get_issue(DOMAIN, _issue_id(entry)) is None
         await async_pass_time(hass, freezer, 1)
@@ -424,6 +434,8 @@ async def test_the_issue_waits_ten_minutes_and_withdraws_once_the_meter_talks(
         emulator.set_meter_status(None)
         await async_pass_time(hass, freezer, 60, step=1)
         assert issue_registry.async_get_issue(DOMAIN, _issue_id(entry)) is None
+        diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, entry)
+        assert diagnostics["meter_link"]["not_ok_since"] is None
 
 
 async def test_no_issue_while_a_change_of_ours_is_in_question(

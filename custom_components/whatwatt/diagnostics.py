@@ -113,6 +113,9 @@ async def async_get_config_entry_diagnostics(
             "last_change": (
                 None if runtime.link.last_change is None else runtime.link.last_change.as_dict()
             ),
+            "not_ok_since": (
+                None if runtime.link.not_ok_since is None else runtime.link.not_ok_since.isoformat()
+            ),
         },
         "demand": _demand(runtime.demand),
         "submeters": _submeters(hass, entry),

@@ -447,6 +447,11 @@ class WhatwattMeterLink:
         self._check = None
 
     @property
+    def not_ok_since(self) -> datetime | None:
+        """Since when the meter status has not been OK with no change of ours in question."""
+        return self._not_ok_since
+
+    @property
     def checking(self) -> bool:
         """Whether a check is under way."""
         return self._check is not None and not self._check.future.done()
