@@ -148,6 +148,13 @@ def test_cli_submeters() -> None:
         assert cli.config_from_args(args) == EmulatorConfig(meter="dlms", submeters=text)
 
 
+def test_cli_scenario_sets_the_meter() -> None:
+    """``--scenario`` gives a meter the gateway is set up wrong for; its profile wins."""
+    args = cli.parser().parse_args(["--scenario", "mbus_meter"])
+    assert cli.config_from_args(args) == EmulatorConfig(scenario="mbus_meter", meter="dlms")
+    assert cli.config_from_args(cli.parser().parse_args([])).scenario is None
+
+
 def test_cli_refuses_bad_submeters(capsys: pytest.CaptureFixture[str]) -> None:
     """A bad sub-meter spec exits with 2 and says why."""
     assert cli.main(["--submeters", "1:oil"]) == 2

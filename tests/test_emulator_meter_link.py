@@ -400,3 +400,64 @@ def test_recognition_time_is_checked() -> None:
     assert emu.config.recognition_time == 2.5
     with pytest.raises(ValueError, match="recognition_time"):
         emu.set_recognition_time(-0.5)
+
+
+# ----- the meter's true configuration: scenarios, and a meter or adapter swapped ---------------
+
+SCENARIO_FIXES = [
+    ("dsmr5_wrong_settings", "NOT CONNECTED", [{"if_type": "auto", "protocol": "auto",
+                                                "auto_baudrate": True}]),
+    ("mbus_meter", "NOT CONNECTED", [{"if_type": "auto", "protocol": "auto",
+                                      "auto_baudrate": True}, {"parity": "even"}]),
+    ("dlms_key", "KEY REQUIRED", [{"encryption_key": KEY}]),
+    ("inverted_p1", "NO DATA", [{"rx_invert": True}]),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("scenario", "status", "fixes"), SCENARIO_FIXES)
+async def test_each_scenario_starts_broken_and_talks_once_its_settings_fit(
+    emulator_factory: Any, scenario: str, status: str, fixes: list[dict[str, Any]]
+) -> None:
+    """A scenario is a meter the gateway is set up wrong for: the status it starts with, and
+    the fixes that make it talk (the M-Bus meter: detected, it stays RECOGNITION until the
+    parity is right; detection finds interface, protocol and baud rate, not the parity)."""
+    emu: Emulator = await emulator_factory(scenario=scenario, meter_key=KEY)
+    assert await _status(emu) == status
+    for number, fix in enumerate(fixes, start=1):
+        await _request(emu, "PUT", SETTINGS, fix)
+        expected = "OK" if number == len(fixes) else "RECOGNITION"
+        assert await _status(emu) == expected
+    system = await _request(emu, "GET", SYSTEM)
+    assert system["meter"]["enc_en"] is (scenario == "dlms_key")
+
+
+async def test_a_swapped_adapter_or_meter_breaks_the_link_until_the_settings_follow(
+    emulator_factory: Any,
+) -> None:
+    """``set_meter`` (admin ``/_emulator/meter``) changes what the meter is; the gateway's
+    settings stay, so the status follows at once; nonsense is refused with 400."""
+    emu: Emulator = await emulator_factory(admin=True, meter_key=KEY, meter="dlms")
+    assert await _status(emu) == "OK"
+    async with aiohttp.ClientSession() as session:
+        async with session.post(emu.url + "/_emulator/meter", json={"inverted": True}) as resp:
+            assert resp.status == 200
+            assert (await resp.json())["inverted"] is True
+        assert await _status(emu) == "NO DATA"
+        await _request(emu, "PUT", SETTINGS, {"rx_invert": True})
+        assert await _status(emu) == "OK"
+        emu.set_meter(encrypted=True)  # the utility turns encryption on
+        assert await _status(emu) == "KEY REQUIRED"
+        await _request(emu, "PUT", SETTINGS, {"encryption_key": KEY})
+        assert await _status(emu) == "OK"
+        for bad in ({"colour": "red"}, {"inverted": "yes"}, {"parity": "mark"}, [1]):
+            async with session.post(emu.url + "/_emulator/meter", json=bad) as resp:
+                assert resp.status == 400, bad
+        async with session.get(emu.url + "/_emulator/state") as resp:
+            state = await resp.json()
+    assert state["meter"] == {
+        "inverted": True,
+        "encrypted": True,
+        "parity": "none",
+        "stop_bits": "1",
+        "baudrate": 2400,
+    }

@@ -55,6 +55,7 @@ def add_admin_routes(app: web.Application, emu: Emulator) -> None:
                 "online": emu.online,
                 "boot_id": emu.boot_id,
                 "meter_status": emu.meter_status(),
+                "meter": emu.meter_truth(),
                 "recognition_time": emu.config.recognition_time,
                 "recognition_left": round(emu.recognition_left(), 3),
                 "meter_settings": emu.meter_settings,
@@ -95,6 +96,12 @@ def add_admin_routes(app: web.Application, emu: Emulator) -> None:
             return error_response(400, "invalid_status", str(err))
         return web.Response(status=204)
 
+    async def meter(request: web.Request) -> web.StreamResponse:
+        try:
+            return json_response(emu.set_meter(**await body(request)))
+        except (ValueError, web.HTTPBadRequest) as err:
+            return error_response(400, "invalid_meter", str(err) or "invalid body")
+
     async def recognition_time(request: web.Request) -> web.StreamResponse:
         try:
             seconds = check_recognition_time((await body(request)).get("seconds"))
@@ -117,6 +124,7 @@ def add_admin_routes(app: web.Application, emu: Emulator) -> None:
     router.add_post("/_emulator/faults/{name}", fault)
     router.add_post("/_emulator/password", password)
     router.add_post("/_emulator/meter_status", meter_status)
+    router.add_post("/_emulator/meter", meter)
     router.add_post("/_emulator/recognition_time", recognition_time)
     router.add_post("/_emulator/push_report", push_report)
     router.add_post("/_emulator/reboot", reboot)

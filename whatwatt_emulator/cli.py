@@ -12,6 +12,7 @@ import sys
 
 from .config import LICENCES, METERS, EmulatorConfig
 from .emulator import Emulator
+from .profiles import SCENARIOS
 from .submeters import PRESETS
 from .world import LoadProgram, MeterClock
 
@@ -29,6 +30,13 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--licence", "--license", type=str.upper, choices=LICENCES, default="FREE")
     p.add_argument("--firmware", default="1.10.0", help="< 1.10 answers Basic instead of Digest")
     p.add_argument("--meter", choices=METERS, default="dsmr")
+    p.add_argument(
+        "--scenario",
+        choices=sorted(SCENARIOS),
+        default=None,
+        help="a meter the gateway is set up wrong for (sets --meter): "
+        + "; ".join(f"{name}: {s.description}" for name, s in sorted(SCENARIOS.items())),
+    )
     p.add_argument("--report-interval", type=float, default=1.0, help="meter report period (s)")
     p.add_argument("--reboot-downtime", type=float, default=2.0, help="offline time of a reboot")
     p.add_argument(
@@ -105,6 +113,7 @@ def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
         mdns=args.mdns,
         digest_qop=args.qop,
         submeters=args.submeters,
+        scenario=args.scenario,
         **extra,
     )
 

@@ -43,6 +43,16 @@ under a frozen clock (its float time has no room for the loop's 1 ns resolution)
 it, moving a frozen clock on by exactly ``recognition_time`` would not wake the live stream."""
 
 
+METER_TRUTH: Final[dict[str, type]] = {
+    "inverted": bool,
+    "encrypted": bool,
+    "parity": str,
+    "stop_bits": str,
+    "baudrate": int,
+}
+"""What ``Emulator.set_meter`` can change about the meter, and the type of each."""
+
+
 class Emulator:
     """One emulated device on a loopback (or netns) address.
 
@@ -160,6 +170,33 @@ class Emulator:
         self.forced_meter_status = status
         if self.stream is not None:
             self.stream.wake()
+
+    def set_meter(self, **changes: object) -> dict[str, object]:
+        """Change what the meter really is, as when an adapter or the meter itself is swapped.
+
+        ``inverted``, ``encrypted`` (bools), ``parity`` (none/odd/even), ``stop_bits``
+        (1/1.5/2), ``baudrate`` (int): the gateway's settings stay as they are, so the status
+        follows from the new truth at once.  Returns the meter's truth; ValueError when a
+        field or value is not one of these.
+        """
+        for key, value in changes.items():
+            kind = METER_TRUTH.get(key)
+            if kind is None:
+                raise ValueError(f"the meter has no {key!r}; one of {', '.join(METER_TRUTH)}")
+            if (
+                type(value) is not kind
+                or (key == "parity" and value not in ("none", "odd", "even"))
+                or (key == "stop_bits" and value not in ("1", "1.5", "2"))
+            ):
+                raise ValueError(f"{key}: invalid value {value!r}")
+        self.profile = dataclasses.replace(self.profile, **changes)  # type: ignore[arg-type]
+        if self.stream is not None:
+            self.stream.wake()
+        return self.meter_truth()
+
+    def meter_truth(self) -> dict[str, object]:
+        """What the meter really is (``set_meter``), as the admin state shows it."""
+        return {key: getattr(self.profile, key) for key in METER_TRUTH}
 
     def set_recognition_time(self, seconds: float) -> None:
         """Change ``config.recognition_time`` for the link changes to come (not a running one)."""
