@@ -486,12 +486,18 @@ async def test_gateway_back_but_meter_silent(
     assert _state(hass, POWER) == STATE_UNAVAILABLE
 
 
+@pytest.mark.parametrize("licence", ["FREE", "PLUS"])
 async def test_a_meter_talking_again_ends_the_reconnect_wait(
-    hass: HomeAssistant, emulator: Emulator, freezer: FrozenDateTimeFactory
+    hass: HomeAssistant,
+    emulator_factory: EmulatorFactory,
+    freezer: FrozenDateTimeFactory,
+    licence: str,
 ) -> None:
-    """The meter was silent for minutes (the stream retries once a minute); once a status
-    read says OK, the stream reconnects at once and values are back within seconds, not at
-    the next attempt up to a minute later (a link check after a change waits for them)."""
+    """The meter was silent for minutes (the stream retries once a minute; on PLUS reports
+    are polled meanwhile); once a status read says OK, the stream reconnects at once and
+    values are back within seconds, not at the next attempt up to a minute later (a link
+    check after a change waits for them)."""
+    emulator = await emulator_factory(licence=licence)
     entry = await async_setup(hass, make_entry(emulator))
     emulator.set_meter_status("NO DATA")
     await async_pass_time(hass, freezer, 600, step=5)

@@ -179,6 +179,7 @@ def test_config_is_checked() -> None:
         ({"password": "x" * 32}, "password"),
         ({"digest_qop": "auth-conf"}, "digest_qop"),
         ({"log_limit": 0}, "log_limit"),
+        ({"scenario": "broken_meter"}, "scenario"),
     ):
         with pytest.raises(ValueError, match=match):
             EmulatorConfig(**bad)

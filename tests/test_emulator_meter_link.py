@@ -438,13 +438,16 @@ async def test_a_swapped_adapter_or_meter_breaks_the_link_until_the_settings_fol
     settings stay, so the status follows at once; nonsense is refused with 400."""
     emu: Emulator = await emulator_factory(admin=True, meter_key=KEY, meter="dlms")
     assert await _status(emu) == "OK"
-    async with aiohttp.ClientSession() as session:
+    async with aiohttp.ClientSession() as session, _listening(emu) as live:
+        await _until(lambda: len(live.events) == 1)
         async with session.post(emu.url + "/_emulator/meter", json={"inverted": True}) as resp:
             assert resp.status == 200
             assert (await resp.json())["inverted"] is True
         assert await _status(emu) == "NO DATA"
+        assert await emu.push_report() is None  # no data while the line is inverted
         await _request(emu, "PUT", SETTINGS, {"rx_invert": True})
         assert await _status(emu) == "OK"
+        await _until(lambda: len(live.events) == 2)  # at once, not a report interval later
         emu.set_meter(encrypted=True)  # the utility turns encryption on
         assert await _status(emu) == "KEY REQUIRED"
         await _request(emu, "PUT", SETTINGS, {"encryption_key": KEY})

@@ -533,3 +533,24 @@ async def test_admin_refuses_a_bad_amount(
         assert resp.status == 400
         assert (await resp.json())["error"] == "invalid_amount"
     assert emu.submeters()[0]["cumulative"] == before
+
+
+async def test_admin_sets_a_steady_or_silent_flow(emulator_factory: Any) -> None:
+    """``/_emulator/submeters/<bus>/flow``: a steady flow per hour, or silent; 404 for an
+    empty bus, 400 ``invalid_flow`` for a bad value or an unknown field."""
+    emu: Emulator = await emulator_factory(admin=True)
+    url = emu.url + "/_emulator/submeters/{}/flow"
+    async with aiohttp.ClientSession() as session:
+        async with session.post(url.format(1), json={"flow": 0.4}) as resp:
+            assert resp.status == 200
+            assert (await resp.json())["flow"] == 0.4
+        async with session.post(url.format(1), json={"silent": True}) as resp:
+            assert resp.status == 200
+            assert (await resp.json())["silent"] is True
+        async with session.post(url.format(7), json={"flow": 1}) as resp:
+            assert resp.status == 404
+            assert (await resp.json())["error"] == "no_submeter"
+        for bad in ({"flow": -1}, {"silent": "yes"}, {"rate": 1}, [1]):
+            async with session.post(url.format(1), json=bad) as resp:
+                assert resp.status == 400, bad
+                assert (await resp.json())["error"] == "invalid_flow"

@@ -172,6 +172,10 @@ async def test_prices_set_in_the_options_apply_at_once_without_a_reload(
 
         refused = await prices(import_t2=0.2)
         assert refused["errors"] == {"import_t1": "price_t1_required"}
+        for bad in (150, -0.1, True, "0.3"):  # out of range, or not a number
+            refused = await prices(import_t1=0.3, export=bad)
+            assert refused["errors"] == {"export": "price_invalid"}, bad
+        assert "prices" not in entry.options  # nothing stored from a refused form
         await prices(import_t1=0.3, export=0.1)
         await hass.async_block_till_done()
         assert hass.states.get(IMPORT_PRICE).state == "0.3"  # type: ignore[union-attr]

@@ -481,6 +481,102 @@ async def test_the_repair_of_an_unloaded_entry_aborts(
     assert result["reason"] == "not_loaded"
 
 
+async def _assistant(hass: HomeAssistant, entry: MockConfigEntry) -> Any:
+    """Options → Troubleshoot the meter link: the first offers."""
+    manager = hass.config_entries.options
+    result = await manager.async_init(entry.entry_id)
+    return await manager.async_configure(result["flow_id"], {"next_step_id": "troubleshoot"})
+
+
+async def test_a_step_the_gateway_refuses_is_said_and_nothing_is_checked(
+    hass: HomeAssistant, emulator_factory: EmulatorFactory
+) -> None:
+    """The PUT of a step fails: a form step shows the error on its form (the key is not put
+    back), a menu step ends the assistant with the reason; no check runs, nothing is kept."""
+    emulator = await _scenario(emulator_factory, "dlms_key")
+    async with loaded(hass, emulator, [Platform.SENSOR]) as entry:
+        manager = hass.config_entries.options
+        result = await _assistant(hass, entry)
+        result = await manager.async_configure(result["flow_id"], {"next_step_id": "enter_key"})
+        emulator.faults.fail_next(status=500)
+        result = await manager.async_configure(result["flow_id"], {"encryption_key": KEY})
+        assert result["type"] is FlowResultType.FORM
+        assert result["step_id"] == "enter_key"
+        assert result["errors"] == {"base": "device_rejected"}
+        assert KEY not in str(result)
+        assert entry.runtime_data.link.last_change is None
+        assert not entry.runtime_data.link.checking
+    emulator = await _scenario(emulator_factory, "inverted_p1")
+    async with loaded(hass, emulator, [Platform.SENSOR]) as entry:
+        manager = hass.config_entries.options
+        result = await _assistant(hass, entry)
+        result = await manager.async_configure(result["flow_id"], {"next_step_id": "serial"})
+        emulator.faults.fail_next(status=500)
+        result = await manager.async_configure(result["flow_id"], {"family": "mbus"})
+        assert result["step_id"] == "serial"
+        assert result["errors"] == {"base": "device_rejected"}
+        emulator.faults.fail_next(status=500)
+        result = await manager.async_configure(result["flow_id"], {"family": "dsmr_4_5"})
+        assert result["errors"] == {"base": "device_rejected"}
+        result = await _assistant(hass, entry)
+        emulator.faults.fail_next(status=500)
+        result = await manager.async_configure(result["flow_id"], {"next_step_id": "invert_rx"})
+        assert result["type"] is FlowResultType.ABORT
+        assert result["reason"] == "device_rejected"
+        assert entry.runtime_data.link.last_change is None
+
+
+async def test_a_restore_the_gateway_does_not_apply_is_not_reported_as_done(
+    hass: HomeAssistant,
+    emulator_factory: EmulatorFactory,
+    freezer: FrozenDateTimeFactory,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """*Nothing worked*, and the gateway keeps a value: the assistant says which, and does not
+    say the settings are back."""
+    emulator = await _scenario(emulator_factory, "inverted_p1")
+    async with loaded(hass, emulator, [Platform.SENSOR]) as entry:
+        manager = hass.config_entries.options
+        result = await _assistant(hass, entry)
+        result = await _walk(
+            hass,
+            freezer,
+            emulator,
+            manager,
+            result,
+            [("serial", {"family": "dsmr_2_3"}, {"auto_baudrate": False, "baudrate": 9600,
+                                                 "parity": "even"})],
+        )  # fmt: skip
+        store = emulator.store_meter_settings
+        monkeypatch.setattr(
+            emulator, "store_meter_settings", lambda values: store({**values, "parity": "odd"})
+        )
+        result = await manager.async_configure(result["flow_id"], {"next_step_id": "give_up"})
+        assert result["type"] is FlowResultType.ABORT
+        assert result["reason"] == "setting_not_applied"
+        assert result["description_placeholders"]["field"] == "Parity"
+        assert entry.runtime_data.link.last_change is None  # a restore is not checked
+        assert not entry.runtime_data.link.checking
+
+
+async def test_a_reload_during_a_steps_check_ends_the_assistant_saying_so(
+    hass: HomeAssistant, emulator_factory: EmulatorFactory
+) -> None:
+    """The entry reloads while a step is checked: the assistant says the check stopped (the
+    change is kept and checked again by the entry)."""
+    emulator = await _scenario(emulator_factory, "inverted_p1")
+    async with loaded(hass, emulator, [Platform.SENSOR]) as entry:
+        manager = hass.config_entries.options
+        result = await _assistant(hass, entry)
+        result = await manager.async_configure(result["flow_id"], {"next_step_id": "invert_rx"})
+        assert result["type"] is FlowResultType.SHOW_PROGRESS
+        await hass.config_entries.async_reload(entry.entry_id)
+        await hass.async_block_till_done()
+        result = await manager.async_configure(result["flow_id"])
+        assert result["type"] is FlowResultType.ABORT
+        assert result["reason"] == "check_interrupted"
+
+
 # --- the pure rules ---------------------------------------------------------------------------
 
 

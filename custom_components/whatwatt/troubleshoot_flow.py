@@ -29,7 +29,7 @@ import probatio
 
 from .client import MeterSettings, WhatwattValidationError
 from .client.meter_settings import validate as validate_settings
-from .const import METER_STATUS, METER_STATUS_OK
+from .const import METER_STATUS
 from .entity import gateway_url
 from .errors import translated_errors
 from .link import Link, LinkCheck
@@ -87,8 +87,7 @@ class TroubleshootSteps[ContextT: FlowContext, ResultT: FlowResult[Any, str]](
             return await self._abort_with(err)
         await runtime.system.async_refresh()  # the user asked: read now, not debounced
         self._status = runtime.system.meter_status
-        if self._original is None:
-            self._original = self._current
+        self._original = self._current  # the first step of the assistant: nothing changed yet
         return await self._show_offers(STEP_TROUBLESHOOT)
 
     async def async_step_still_not_talking(
@@ -138,14 +137,10 @@ class TroubleshootSteps[ContextT: FlowContext, ResultT: FlowResult[Any, str]](
     async def async_step_serial(self, user_input: dict[str, Any] | None = None) -> ResultT:
         """The serial parameters of a usual meter family, chosen by its name."""
         errors: dict[str, str] = {}
-        if user_input is not None:
-            family = str(user_input.get(FAMILY, ""))
-            if family not in SERIAL_FAMILIES:
-                errors[FAMILY] = "family_required"
-            elif not (changes := family_changes(self._current, family)):
-                errors[FAMILY] = "family_in_use"
-            else:
+        if user_input is not None:  # the schema has made sure it is one of the families
+            if changes := family_changes(self._current, user_input[FAMILY]):
                 return await self._async_step(changes, form=STEP_SERIAL)
+            errors[FAMILY] = "family_in_use"
         return self._show_serial_form(errors, user_input)
 
     async def async_step_give_up(self, user_input: dict[str, Any] | None = None) -> ResultT:
@@ -179,11 +174,8 @@ class TroubleshootSteps[ContextT: FlowContext, ResultT: FlowResult[Any, str]](
         if check.interrupted:
             return STEP_CHECK_INTERRUPTED
         self._status = check.meter_status
-        if check.link is Link.OK or (
-            check.link is Link.NOT_CHECKED and check.meter_status == METER_STATUS_OK
-        ):
-            return ABORT_LINK_WORKING
-        return STEP_STILL_NOT_TALKING
+        # Every step changes a link setting, so it is checked: OK, lost or unreachable.
+        return ABORT_LINK_WORKING if check.link is Link.OK else STEP_STILL_NOT_TALKING
 
     async def _async_step(self, changes: Mapping[str, Any], *, form: str | None = None) -> ResultT:
         """One PUT of ``changes`` and the link check; a failure ends the flow or shows the form."""
