@@ -117,6 +117,15 @@ async def _repair_step(
     return await manager.async_configure(result["flow_id"])
 
 
+async def _dlms_meter_with_its_key(emulator_factory: EmulatorFactory) -> Emulator:
+    """A DLMS meter that encrypts, the gateway set up with its right key (the link is OK)."""
+    emulator = await emulator_factory(meter="dlms")
+    emulator.store_meter_settings(
+        {**emulator.meter_settings, "encryption": True, "encryption_key": emulator.config.meter_key}
+    )
+    return emulator
+
+
 async def _change_in_options(
     hass: HomeAssistant, entry: MockConfigEntry, **changes: Any
 ) -> FlowResult:
@@ -558,10 +567,7 @@ async def test_both_flows_offer_the_same_choices_after_a_key_change(
     the user gets the same steps: enter the key again (the settings form, key fields empty),
     or clear it (one PUT of 32 zeros, then the link is checked again)."""
     assert await async_setup_component(hass, "repairs", {})
-    emulator = await emulator_factory(meter="dlms")
-    emulator.store_meter_settings(
-        {**emulator.meter_settings, "encryption": True, "encryption_key": emulator.config.meter_key}
-    )
+    emulator = await _dlms_meter_with_its_key(emulator_factory)
     async with loaded(hass, emulator, []) as entry:
         result = await _change_in_options(hass, entry, encryption_key=KEY)
         result = await _flow_step(hass, result, freezer)
@@ -701,10 +707,7 @@ async def test_clearing_a_key_that_cannot_be_sent_ends_the_flow_with_the_reason(
 ) -> None:
     """After a key change lost the link, *Clear the key* while the gateway is away: the flow
     ends saying so (nothing is reported as done)."""
-    emulator = await emulator_factory(meter="dlms")
-    emulator.store_meter_settings(
-        {**emulator.meter_settings, "encryption": True, "encryption_key": emulator.config.meter_key}
-    )
+    emulator = await _dlms_meter_with_its_key(emulator_factory)
     async with loaded(hass, emulator, []) as entry:
         result = await _change_in_options(hass, entry, encryption_key=KEY)
         result = await _flow_step(hass, result, freezer)

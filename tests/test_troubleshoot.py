@@ -100,6 +100,13 @@ def _repairs(hass: HomeAssistant) -> FlowManager[Any, Any, Any]:
     return manager
 
 
+async def _assistant(hass: HomeAssistant, entry: MockConfigEntry) -> Any:
+    """Options → Troubleshoot the meter link: the first offers."""
+    manager = hass.config_entries.options
+    result = await manager.async_init(entry.entry_id)
+    return await manager.async_configure(result["flow_id"], {"next_step_id": "troubleshoot"})
+
+
 async def _scenario(emulator_factory: EmulatorFactory, scenario: str, **options: Any) -> Emulator:
     """The emulated gateway and meter of ``scenario`` (the meter's key: the one typed here)."""
     return await emulator_factory(scenario=scenario, meter_key=KEY, **options)
@@ -236,8 +243,7 @@ async def test_nothing_worked_puts_back_the_settings_from_before_in_one_put(
     before = dict(emulator.meter_settings)
     async with loaded(hass, emulator, [Platform.SENSOR]) as entry:
         manager = hass.config_entries.options
-        result = await manager.async_init(entry.entry_id)
-        result = await manager.async_configure(result["flow_id"], {"next_step_id": "troubleshoot"})
+        result = await _assistant(hass, entry)
         detect = {"if_type": "auto", "protocol": "auto", "auto_baudrate": True}
         invert = {"rx_invert": True}
         result = await _walk(
@@ -286,8 +292,7 @@ async def test_the_key_step_asks_for_the_authentication_key_when_the_meter_uses_
     emulator = await _scenario(emulator_factory, "dlms_key", meter_auth_key=AUTH_KEY)
     async with loaded(hass, emulator, [Platform.SENSOR]) as entry:
         manager = hass.config_entries.options
-        result = await manager.async_init(entry.entry_id)
-        result = await manager.async_configure(result["flow_id"], {"next_step_id": "troubleshoot"})
+        result = await _assistant(hass, entry)
         assert result["menu_options"] == ["enter_key", "give_up"]
         result = await manager.async_configure(result["flow_id"], {"next_step_id": "enter_key"})
         fields = [str(key) for key in result["data_schema"].schema]
@@ -366,8 +371,7 @@ async def test_a_family_already_in_use_is_refused_before_anything_is_sent(
     emulator = await _scenario(emulator_factory, "inverted_p1")
     async with loaded(hass, emulator, [Platform.SENSOR]) as entry:
         manager = hass.config_entries.options
-        result = await manager.async_init(entry.entry_id)
-        result = await manager.async_configure(result["flow_id"], {"next_step_id": "troubleshoot"})
+        result = await _assistant(hass, entry)
         assert result["menu_options"] == ["invert_rx", "serial", "give_up"]
         family = {"family": "dsmr_4_5"}
         result = await _walk(
@@ -387,9 +391,7 @@ async def test_a_meter_that_talks_needs_no_assistant(
 ) -> None:
     """Opened while the status is OK, the assistant says so and changes nothing."""
     async with loaded(hass, emulator, [Platform.SENSOR]) as entry:
-        manager = hass.config_entries.options
-        result = await manager.async_init(entry.entry_id)
-        result = await manager.async_configure(result["flow_id"], {"next_step_id": "troubleshoot"})
+        result = await _assistant(hass, entry)
         assert result["type"] is FlowResultType.ABORT
         assert result["reason"] == "link_working"
         assert meter_writes(emulator) == []
@@ -479,13 +481,6 @@ async def test_the_repair_of_an_unloaded_entry_aborts(
     result = await manager.async_configure(result["flow_id"], {"next_step_id": "enter_key"})
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "not_loaded"
-
-
-async def _assistant(hass: HomeAssistant, entry: MockConfigEntry) -> Any:
-    """Options → Troubleshoot the meter link: the first offers."""
-    manager = hass.config_entries.options
-    result = await manager.async_init(entry.entry_id)
-    return await manager.async_configure(result["flow_id"], {"next_step_id": "troubleshoot"})
 
 
 async def test_a_step_the_gateway_refuses_is_said_and_nothing_is_checked(

@@ -45,9 +45,12 @@ async def async_create_fix_flow(
 
 
 class _EntryRepairFlow(WhatwattFlow[RepairsFlowContext, RepairsFlowResult], RepairsFlow):
-    """A repair of the meter link of one config entry (``_entry_id``)."""
+    """A repair of the meter link of one config entry; first among the bases of a flow."""
 
-    _entry_id: str
+    def __init__(self, entry_id: str) -> None:
+        """Fix the issue of config entry ``entry_id``."""
+        super().__init__()
+        self._entry_id = entry_id
 
     def _entry(self) -> WhatwattConfigEntry:
         """The entry of the issue; abort when it is not loaded (no device to talk to)."""
@@ -62,14 +65,9 @@ class _EntryRepairFlow(WhatwattFlow[RepairsFlowContext, RepairsFlowResult], Repa
 
 
 class MeterLinkRepairFlow(
-    MeterSettingsSteps[RepairsFlowContext, RepairsFlowResult], _EntryRepairFlow
+    _EntryRepairFlow, MeterSettingsSteps[RepairsFlowContext, RepairsFlowResult]
 ):
     """The link is lost after a change: the same choices as right after it in the options."""
-
-    def __init__(self, entry_id: str) -> None:
-        """Fix the issue of config entry ``entry_id``."""
-        super().__init__()
-        self._entry_id = entry_id
 
     async def async_step_init(self, user_input: dict[str, Any] | None = None) -> RepairsFlowResult:
         """Say what changed and what the link is now; offer what can be done."""
@@ -86,14 +84,9 @@ class MeterLinkRepairFlow(
 
 
 class MeterNotTalkingRepairFlow(
-    TroubleshootSteps[RepairsFlowContext, RepairsFlowResult], _EntryRepairFlow
+    _EntryRepairFlow, TroubleshootSteps[RepairsFlowContext, RepairsFlowResult]
 ):
     """The meter has not talked to the gateway for a while: the link assistant."""
-
-    def __init__(self, entry_id: str) -> None:
-        """Fix the issue of config entry ``entry_id``."""
-        super().__init__()
-        self._entry_id = entry_id
 
     async def async_step_init(self, user_input: dict[str, Any] | None = None) -> RepairsFlowResult:
         """Start the assistant: the status, the settings in use, the step that fits."""
