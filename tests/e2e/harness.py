@@ -77,6 +77,10 @@ LIVE_CHANGE = 60.0 * SCALE  # a live reading to change (the emulator reports eve
 # max(30 s, 3 report intervals) of a write, after the emulator's recognition phase (none in e2e:
 # EmulatorProcess.recognition_time); a lost link shows after about 5-10 s, a restored one at once
 LINK_CHECK = 120.0 * SCALE
+# a demand window to complete on the meter's fast clock (step 9): about a minute at 15 times
+# real pace; a boundary that falls in a gap of the meter's reports (a starved emulator) costs
+# one more window, a minute more
+DEMAND_WINDOW = 300.0 * SCALE
 STEP_LIMIT = 900.0 * SCALE  # pytest-timeout per step, session set-up included: hangs only
 
 
@@ -350,4 +354,18 @@ class EmulatorAdmin:
         """Add `amount` to the register of the sub-meter on `bus`, read it now; its new state."""
         url = f"{self.url}/_emulator/submeters/{bus}/advance"
         result: dict[str, Any] = http_json(url, method="POST", data={"amount": amount})
+        return result
+
+    def clock(self, **fields: float | None) -> dict[str, Any]:
+        """Set the meter's clock (offset, speed, ahead); its state (world, ahead_now, meter...)."""
+        result: dict[str, Any] = http_json(
+            self.url + "/_emulator/clock", method="POST", data=fields
+        )
+        return result
+
+    def load(self, power: float | None) -> dict[str, Any] | None:
+        """Make the meter import `power` kW from now on (None: the simulated household again)."""
+        result: dict[str, Any] | None = http_json(
+            self.url + "/_emulator/load", method="POST", data={"power": power}
+        )
         return result

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
+import math
 import re
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
@@ -23,6 +24,7 @@ from scripts.devtools import haapi
 
 from .conftest import World
 from .harness import (
+    DEMAND_WINDOW,
     DISCOVERY,
     LINK_CHECK,
     LIVE_CHANGE,
@@ -459,8 +461,10 @@ def as_the_frontend_shows(state: str, precision: int | None) -> str:
     return text.rstrip("0").rstrip(".") if precision is None and "." in text else text
 
 
-def shown_reading_as_in_ha(world: World, entity_id: str, at_least: float = 0.0) -> str:
-    """Wait until the page's Reading row shows HA's reading (at least `at_least`); return it.
+def shown_reading_as_in_ha(
+    world: World, entity_id: str, at_least: float = 0.0, *, row: str = "Reading", unit: str = "m³"
+) -> str:
+    """Wait until the page's `row` shows HA's state (at least `at_least`) in `unit`; return it.
 
     HA's state is read again on each try: the page follows it, a moment later.
     """
@@ -472,13 +476,13 @@ def shown_reading_as_in_ha(world: World, entity_id: str, at_least: float = 0.0) 
         state = entity_state(world, entity_id)["state"]
         if float(state) < at_least:  # ValueError (unavailable, unknown): try again
             return None
-        expected = f"{as_the_frontend_shows(state, entity.get('dp'))} m³"
-        shown = entity_row_value(world.page, "Reading")
+        expected = f"{as_the_frontend_shows(state, entity.get('dp'))} {unit}"
+        shown = entity_row_value(world.page, row)
         if shown is None or shown.replace("\N{NO-BREAK SPACE}", " ") != expected:
-            raise ValueError(f"the Reading row shows {shown!r}, HA has {state!r} ({expected!r})")
+            raise ValueError(f"the {row} row shows {shown!r}, HA has {state!r} ({expected!r})")
         return shown
 
-    return wait_for(f"the gas meter's Reading row to show HA's reading (>= {at_least})", probe)
+    return wait_for(f"the {row} row to show HA's {entity_id} (>= {at_least})", probe)
 
 
 def test_step8_gas_meter_device_page_shows_its_reading(step: World) -> None:
@@ -560,3 +564,124 @@ def test_step8_gas_meter_device_page_shows_its_reading(step: World) -> None:
     )
     step.screens.shot("step8-gas-meter-advanced")
     assert later != first, (first, later)
+
+
+DEMAND_SENSORS = (
+    "Demand, current window",
+    "Demand, projected",
+    "Demand, last window",
+    "Monthly peak demand",
+    "Monthly peak start",
+    "Capacity basis, 12 months",
+)
+WINDOW_SECONDS = 15 * 60  # the demand window by default (Configure -> Demand windows)
+# Step 9's load: more than any window of the simulated household averages (at most about
+# 2.6 kW), so that the month's peak is one of its windows too.
+DEMAND_LOAD_KW = 4.8
+# A window's demand from the meter's register and clock: the register has 1 Wh steps and the
+# meter's time whole seconds (at 4.8 kW, 1.3 Wh a second), each end interpolated between two
+# reports 15 meter-seconds apart: about 5 Wh at worst over the window, 20 W.  1 % leaves room
+# and still tells the load from anything else.
+DEMAND_TOLERANCE_W = 0.01 * DEMAND_LOAD_KW * 1000
+CLOCK_SPEED = 15.0  # meter-seconds per second while the meter's clock catches up
+CLOCK_LEAD = 20.0  # the meter's clock starts this many seconds before a window boundary
+
+
+def run_meter_clock_fast(admin: EmulatorAdmin) -> float:
+    """Put the meter's clock just before a window 30 to 45 minutes back and let it catch up.
+
+    The meter's clock is set CLOCK_LEAD seconds before a window boundary and runs CLOCK_SPEED
+    times faster than real time until it is back on time (at least 130 s): the window from that
+    boundary completes about a minute later, the next one a minute after that.  Home Assistant
+    trusts it all along (it is never more than an hour off its own clock) and ends up where it
+    was, in time with Home Assistant's.  Returns the boundary (a POSIX time): 15-minute windows
+    on Zurich's local clock are the POSIX quarter hours, its offsets being whole hours.
+    """
+    world = admin.state()["clock"]["world"]
+    boundary = float(math.ceil((world - 45 * 60) / WINDOW_SECONDS) * WINDOW_SECONDS)
+    offset = boundary - CLOCK_LEAD - world
+    # fast until the world is -offset ahead of real time: the meter's clock (world + offset)
+    # is then real time again
+    admin.clock(offset=offset, speed=CLOCK_SPEED, ahead=-offset)
+    return boundary
+
+
+def restore_meter_clock(admin: EmulatorAdmin) -> None:
+    """The meter's clock on real time at real pace, the simulated household's load again."""
+    ahead = admin.state()["clock"]["ahead_now"]  # how far the world is ahead of real time
+    admin.clock(speed=1.0, offset=-ahead)
+    admin.load(None)
+
+
+def demand_states(world: World, boundary: float) -> dict[str, dict[str, Any]] | None:
+    """The six demand sensors' states once a window from `boundary` on has completed, or None."""
+    assert world.api is not None
+    states: list[dict[str, Any]] = world.api.get("/api/states")
+    named = {s["attributes"].get("friendly_name"): s for s in states}
+    found = {name: named[f"{METER} {name}"] for name in DEMAND_SENSORS}  # KeyError: not yet
+    start = found["Demand, last window"]["attributes"].get("window_start")
+    if start is None or datetime.fromisoformat(start).timestamp() < boundary:
+        return None
+    float(found["Monthly peak demand"]["state"])  # ValueError (unknown): try again
+    return found
+
+
+def near_load(state: dict[str, Any]) -> float:
+    """The numeric state of a demand sensor; assert it is the step's load (W)."""
+    value = float(state["state"])
+    load = DEMAND_LOAD_KW * 1000
+    assert abs(value - load) <= DEMAND_TOLERANCE_W, (
+        f"{state['attributes'].get('friendly_name')} is {value} W, not {load} W "
+        f"± {DEMAND_TOLERANCE_W} W: {state}"
+    )
+    return value
+
+
+def test_step9_meter_device_shows_demand_with_a_completed_window(step: World) -> None:
+    """Step 9: the meter device's demand sensors, with a window complete: 4.8 kW, as drawn.
+
+    The meter imports a steady 4.8 kW, and its clock (the demand windows follow the meter's
+    clock, as the utility's do) runs fast for a couple of minutes: a 15-minute window goes by
+    in about one.  Once one has completed, "Demand, last window" shows 4,800 W (within 1 %),
+    and so do the month's peak, the projection of the window under way and, with no other
+    month, the 12-month basis; the device page shows the six rows.  Then the meter's clock is
+    on time again and the household's load back, for the steps after.
+    """
+    step.need("step2")
+    admin = emulator_admin(step)
+    assert step.api is not None
+    page = step.page
+    admin.load(DEMAND_LOAD_KW)
+    try:
+        boundary = run_meter_clock_fast(admin)
+        states = wait_for(
+            "a demand window of the meter's steady load to complete (Demand, last window)",
+            lambda: demand_states(step, boundary),
+            timeout=DEMAND_WINDOW,
+        )
+        last = states["Demand, last window"]
+        near_load(last)
+        start = datetime.fromisoformat(last["attributes"]["window_start"])
+        assert (start.minute % 15, start.second) == (0, 0), last  # a local quarter hour
+        peak = states["Monthly peak demand"]
+        near_load(peak)
+        peak_start = datetime.fromisoformat(states["Monthly peak start"]["state"])
+        assert peak_start.timestamp() >= boundary, (peak_start, boundary)
+        near_load(states["Demand, projected"])  # the same load, the rest of the window too
+        current = states["Demand, current window"]
+        assert current["attributes"]["partial"] is False, current  # from the window's start
+        float(current["state"])
+        basis = states["Capacity basis, 12 months"]
+        if basis["attributes"]["months"] == 1:  # else a month began 45 minutes ago
+            assert float(basis["state"]) == float(peak["state"]), (basis, peak)
+
+        open_meter_device_page(step)
+        shown = shown_reading_as_in_ha(step, last["entity_id"], row="Demand, last window", unit="W")
+        assert shown.replace("\N{NO-BREAK SPACE}", " ").startswith("4,"), shown
+        for name in DEMAND_SENSORS:
+            wait_for(f"the {name} row", lambda name=name: entity_row_value(page, name))
+        rows = page.locator("hui-sensor-entity-row, hui-generic-entity-row")
+        rows.filter(has_text="Demand, last window").first.scroll_into_view_if_needed()
+        step.screens.shot("step9-demand-sensors")
+    finally:
+        restore_meter_clock(admin)
