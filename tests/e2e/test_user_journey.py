@@ -638,6 +638,9 @@ def demand_states(world: World, boundary: float) -> dict[str, dict[str, Any]] | 
     if start is None or datetime.fromisoformat(start).timestamp() < boundary:
         return None
     float(found["Monthly peak demand"]["state"])  # ValueError (unknown): try again
+    # The window under way is "unknown" when the report that opened it fell exactly on the
+    # boundary (no time since its start: 0/0), until it is written again, 10 s at most later.
+    float(found["Demand, current window"]["state"])
     return found
 
 
@@ -685,7 +688,6 @@ def test_step9_meter_device_shows_demand_with_a_completed_window(step: World) ->
         near_load(states["Demand, projected"])  # the same load, the rest of the window too
         current = states["Demand, current window"]
         assert current["attributes"]["partial"] is False, current  # from the window's start
-        float(current["state"])
         basis = states["Capacity basis, 12 months"]
         if basis["attributes"]["months"] == 1:  # else a month began 45 minutes ago
             assert float(basis["state"]) == float(peak["state"]), (basis, peak)
