@@ -77,6 +77,16 @@ LIVE_CHANGE = 60.0 * SCALE  # a live reading to change (the emulator reports eve
 # max(30 s, 3 report intervals) of a write, after the emulator's recognition phase (none in e2e:
 # EmulatorProcess.recognition_time); a lost link shows after about 5-10 s, a restored one at once
 LINK_CHECK = 120.0 * SCALE
+# a demand window to complete on the meter's fast clock (step 9): about a minute at 15 times
+# real pace; a boundary that falls in a gap of the meter's reports (a starved emulator) costs
+# one more window, a minute more
+DEMAND_WINDOW = 300.0 * SCALE
+# the gas meter's flow rate (step 10): readings every 60 s (EmulatorProcess.submeters), the
+# rate from the second after the integration reloaded, a clean interval by the third
+GAS_FLOW = 240.0 * SCALE
+# the recorder's 5-minute statistics of a sensor (step 10: the Energy dashboard's power
+# graph): compiled every 5 minutes on the clock, for the 5 minutes before
+STATISTICS = 420.0 * SCALE
 STEP_LIMIT = 900.0 * SCALE  # pytest-timeout per step, session set-up included: hangs only
 
 
@@ -118,10 +128,12 @@ class EmulatorProcess:
     # seconds the emulated gateway reports RECOGNITION (no data) after a change of the meter link
     # (0, the emulator's default: none, the new settings act at once; scripts/develop runs 5)
     recognition_time: float = 0.0
-    # the sub-meters behind the emulated DSMR meter: its gas meter on bus 1 (M_ID 20000741, a
-    # reading every 5 minutes), as the dsmr profile has by default; said here so that a change of
-    # the emulator's default does not take the device step 8 opens away (scripts/develop: "gas")
-    submeters: str = "gas"
+    # the sub-meters behind the emulated DSMR meter: its gas meter on bus 1 (M_ID 20000741), as
+    # the dsmr profile has by default; said here so that a change of the emulator's default does
+    # not take the device step 8 opens away.  A reading every minute, not every 5 (DSMR 5, and
+    # scripts/develop): the flow rate step 10 shows needs two readings after the integration
+    # reloads, which would take up to 10 minutes otherwise
+    submeters: str = "1:gas:20000741:60"
     proc: subprocess.Popen[bytes] | None = None
     log_file: Path = field(default_factory=lambda: ARTIFACTS / "emulator.log")
 
@@ -301,6 +313,12 @@ _ROW_TEXTS_JS = """(rows) => rows.map((row) => {
 })"""
 
 
+def shown_texts(page: Page, selector: str) -> list[list[str]]:
+    """The texts shown in each element matching `selector`, shadow roots included, in order."""
+    texts: list[list[str]] = page.locator(selector).evaluate_all(_ROW_TEXTS_JS)
+    return texts
+
+
 def entity_row_value(page: Page, name: str) -> str | None:
     """Return the shown state of the entity row called `name` on a device page, or None.
 
@@ -350,4 +368,27 @@ class EmulatorAdmin:
         """Add `amount` to the register of the sub-meter on `bus`, read it now; its new state."""
         url = f"{self.url}/_emulator/submeters/{bus}/advance"
         result: dict[str, Any] = http_json(url, method="POST", data={"amount": amount})
+        return result
+
+    def submeter_flow(self, bus: int, flow: float | None) -> dict[str, Any]:
+        """Let `flow` (unit per hour) run through the sub-meter on `bus` from its next reading on.
+
+        None: a household's, random.  Its state is returned.
+        """
+        url = f"{self.url}/_emulator/submeters/{bus}/flow"
+        result: dict[str, Any] = http_json(url, method="POST", data={"flow": flow})
+        return result
+
+    def clock(self, **fields: float | None) -> dict[str, Any]:
+        """Set the meter's clock (offset, speed, ahead); its state (world, ahead_now, meter...)."""
+        result: dict[str, Any] = http_json(
+            self.url + "/_emulator/clock", method="POST", data=fields
+        )
+        return result
+
+    def load(self, power: float | None) -> dict[str, Any] | None:
+        """Make the meter import `power` kW from now on (None: the simulated household again)."""
+        result: dict[str, Any] | None = http_json(
+            self.url + "/_emulator/load", method="POST", data={"power": power}
+        )
         return result
