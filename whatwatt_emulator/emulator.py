@@ -49,6 +49,7 @@ METER_TRUTH: Final[dict[str, type]] = {
     "parity": str,
     "stop_bits": str,
     "baudrate": int,
+    "serial_detectable": bool,
 }
 """What ``Emulator.set_meter`` can change about the meter, and the type of each."""
 
@@ -174,8 +175,8 @@ class Emulator:
     def set_meter(self, **changes: object) -> dict[str, object]:
         """Change what the meter really is, as when an adapter or the meter itself is swapped.
 
-        ``inverted``, ``encrypted`` (bools), ``parity`` (none/odd/even), ``stop_bits``
-        (1/1.5/2), ``baudrate`` (int): the gateway's settings stay as they are, so the status
+        ``inverted``, ``encrypted``, ``serial_detectable`` (bools), ``parity`` (none/odd/even),
+        ``stop_bits`` (1/1.5/2), ``baudrate`` (int): the gateway's settings stay as they are, so the status
         follows from the new truth at once.  Returns the meter's truth; ValueError when a
         field or value is not one of these.
         """
@@ -206,9 +207,11 @@ class Emulator:
         """Return the meter link status that follows from the settings (or a forced one).
 
         The meter is as its profile says (interface, protocol, serial parameters, an inverted
-        line, encryption and keys); the gateway reads it when its settings fit, and detects
-        interface, protocol and baud rate by itself where they are automatic, not the parity,
-        the stop bits, an inverted line or a key.  For ``config.recognition_time`` seconds after
+        line, encryption and keys); the gateway reads it when its settings fit.  Where they are
+        automatic it detects interface and protocol, and with ``auto_baudrate`` the serial
+        parameters (baud rate, parity, stop bits: "automatic serial port settings detection",
+        meter-comm.md) of a meter that talks by itself (``serial_detectable``); never an
+        inverted line or a key.  For ``config.recognition_time`` seconds after
         a change of a link field the status is ``RECOGNITION``, whatever the settings give.
         """
         if self.forced_meter_status is not None:
@@ -217,13 +220,15 @@ class Emulator:
             return "RECOGNITION"
         ms = self._meter_settings
         profile = self.profile
+        detected = ms["auto_baudrate"] and profile.serial_detectable
         checks: list[tuple[bool, str]] = [
             (ms["if_type"] not in profile.if_types, "NOT CONNECTED"),
             (ms["if_mode"] == "pull", "NO DATA"),  # the meter pushes; nobody asks it
-            (not ms["auto_baudrate"] and ms["baudrate"] != profile.baudrate, "NO DATA"),
+            (not detected and ms["baudrate"] != profile.baudrate, "NO DATA"),
             (ms["rx_invert"] != profile.inverted, "NO DATA"),
             # bytes arrive, but no frame parses: the gateway keeps trying to recognise it
-            ((ms["parity"], ms["stop_bits"]) != (profile.parity, profile.stop_bits),
+            (not detected
+             and (ms["parity"], ms["stop_bits"]) != (profile.parity, profile.stop_bits),
              "RECOGNITION"),
             (ms["protocol"] not in profile.protocols, "NOT RECOGNIZED"),
         ]  # fmt: skip

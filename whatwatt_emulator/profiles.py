@@ -84,6 +84,9 @@ class Profile:
     stop_bits: str = "1"
     inverted: bool = False
     """The line reaches the gateway inverted (some P1 and TTL adapters): ``rx_invert`` needed."""
+    serial_detectable: bool = True
+    """``auto_baudrate`` finds its serial parameters: it talks by itself.  A meter that
+    speaks only when asked (M-Bus) gives the gateway nothing to detect them from."""
     encrypted: bool = False
     """The meter encrypts its data (DLMS): the gateway needs its key."""
     start_energy: dict[str, float]
@@ -205,10 +208,11 @@ SCENARIOS: Final[dict[str, Scenario]] = {
     ),
     "mbus_meter": Scenario(
         meter="dlms",
-        changes={"parity": "even", "protocols": ("auto", "mbus")},
+        changes={"parity": "even", "protocols": ("auto", "mbus"), "serial_detectable": False},
         settings={"if_type": "p1", "protocol": "dsmr", "auto_baudrate": False, "baudrate": 115200},
-        description="an M-Bus meter (2400 8E1) set up as a P1 meter: NOT CONNECTED, then, "
-        "detected, RECOGNITION until the parity is right",
+        description="an M-Bus meter (2400 8E1, speaks only when asked: its serial parameters "
+        "are not detected) set up as a P1 meter: NOT CONNECTED, then, detected, NO DATA until "
+        "its serial parameters are set",
     ),
     "dlms_key": Scenario(
         meter="dlms",
