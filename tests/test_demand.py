@@ -126,6 +126,23 @@ def test_any_load_gives_its_exact_average(
         assert close_enough(window.demand, exact_average(load, begin, begin + 900))
 
 
+def test_a_report_right_on_the_boundary_shows_the_power_not_nothing() -> None:
+    """Whole-second reports (DSMR 5) fall on every boundary: at the new window's first
+    instant the current demand is the import power (what its average tends to), never
+    unknown."""
+    tracker = DemandTracker(DemandConfig(), ZURICH)
+    meter = Meter(lambda _t: 2.4)
+    feed(tracker, meter, range(-30, 1))  # 08:00:00 itself is the last report
+    snapshot = tracker.snapshot()
+    assert snapshot is not None
+    assert snapshot.window_start == START
+    assert snapshot.current == pytest.approx(2400)
+    feed(tracker, meter, [1])
+    snapshot = tracker.snapshot()
+    assert snapshot is not None
+    assert snapshot.current is not None
+
+
 def test_a_gap_inside_a_window_changes_nothing() -> None:
     """No report for 50 s (Home Assistant restarting) inside a window: the same demand."""
     load = lambda t: 3.0  # noqa: E731

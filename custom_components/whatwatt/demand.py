@@ -133,7 +133,8 @@ class DemandSnapshot:
     window_start: datetime
     window_end: datetime
     current: float | None
-    """W: import energy since the window started / time since then."""
+    """W: import energy since the window started / time since then; at the window's first
+    instant (a report right on the boundary) the import power, which that average tends to."""
     partial: bool
     """The current demand is the average since the first sample of this window (setup, or the
     window's start could not be placed), not since the window started."""
@@ -301,6 +302,8 @@ class DemandTracker:
         current_demand = None
         if energy is not None and elapsed > 0:
             current_demand = energy / (elapsed / _HOUR) * _W_PER_KW
+        elif energy is not None and last.power is not None:  # the window's first instant
+            current_demand = max(last.power, 0.0) * _W_PER_KW
         projected = None
         if energy is not None and last.power is not None:
             left = (end - last.time).total_seconds() / _HOUR
