@@ -65,6 +65,24 @@ def test_the_flow_of_a_gas_meter_read_every_five_minutes() -> None:
     assert flow.rate(start + timedelta(minutes=45)) == pytest.approx(1.2)
 
 
+def test_a_reading_off_the_schedule_does_not_change_it() -> None:
+    """A steady 0.6 m³/h read every 5 minutes, and once 40 s after a reading: the rate stays
+    0.6 between the regular readings afterwards (the schedule stays 5 minutes)."""
+    flow = FlowRate()
+    start = datetime(2026, 3, 10, 8, 0, tzinfo=UTC)
+
+    def read(seconds: float) -> None:
+        flow.add(start + timedelta(seconds=seconds), round(100 + 0.6 * seconds / 3600, 6))
+
+    for seconds in range(0, 1800, 300):
+        read(seconds)
+    read(1500 + 40)  # off the schedule
+    for seconds in range(1800, 3600, 300):
+        read(seconds)
+        assert flow.rate(start + timedelta(seconds=seconds + 299)) == pytest.approx(0.6, abs=1e-4)
+    assert flow.interval == 300
+
+
 # --- prices, pure -------------------------------------------------------------------------
 
 
