@@ -147,6 +147,28 @@ async def test_time_offset_corrects_the_meter_clock_as_the_gateway_does(
     assert (await emu.push_report())["Time"] == "08:00:00"  # type: ignore[index]
 
 
+async def test_a_gas_meter_reads_on_the_meter_clock(
+    emulator_factory: EmulatorFactory, frozen: FrozenDateTimeFactory
+) -> None:
+    """The world 30 minutes ahead of real time (``scripts/develop``): the gas meter's
+    captures follow the world's schedule and its DT is stamped by the meter's clock, as the
+    meter's own Date/Time, so a flow rate computed on the meter's clock is right."""
+    emu = await emulator_factory(report_interval=60.0, submeters="1:gas:20000741:300")
+    emu.clock.set(speed=31, ahead=1800)
+    frozen.tick(60)  # the world: 30 minutes on, at 08:31
+    report = await emu.push_report()
+    assert report is not None
+    assert report["Time"] == "08:31:00"
+    (gas,) = report["Vol"]
+    assert gas["DT"] == "2026-03-10T08:30:00"  # the last 5-minute capture, on the meter clock
+    emu.clock.set(offset=-3600)  # the meter's clock an hour behind: its stamps too
+    frozen.tick(300)
+    report = await emu.push_report()
+    assert report is not None
+    assert report["Time"] == "07:36:00"
+    assert report["Vol"][0]["DT"] == "2026-03-10T07:35:00"
+
+
 async def test_the_admin_endpoints_set_the_load_and_the_clock(
     emulator_factory: EmulatorFactory,
     frozen: FrozenDateTimeFactory,

@@ -82,8 +82,13 @@ class Emulator:
         specs = normalise_submeters(cfg.submeters)
         if specs is None:
             specs = normalise_submeters(self.profile.submeters)
+        self._meter_settings: dict[str, Any] = {}  # the factory defaults, below
         self._submeters = SubmeterBank(
-            specs or (), self.profile.submeter_intervals, seed=seed, now=time.time()
+            specs or (),
+            self.profile.submeter_intervals,
+            seed=seed,
+            now=self.clock.world(),
+            shown=self.shown_time,
         )
         self.host = "127.0.0.1"
         self.port = 0
@@ -92,7 +97,6 @@ class Emulator:
         self.forced_meter_status: str | None = None
         self._recognition_end: float | None = None
         self.settings: dict[str, Any] = {}
-        self._meter_settings: dict[str, Any] = {}
         self.custom_scalers: list[dict[str, Any]] = []
         self._factory_reset()
         if self.scenario is not None:  # set up wrong, before anyone came to fix it
@@ -176,9 +180,9 @@ class Emulator:
         """Change what the meter really is, as when an adapter or the meter itself is swapped.
 
         ``inverted``, ``encrypted``, ``serial_detectable`` (bools), ``parity`` (none/odd/even),
-        ``stop_bits`` (1/1.5/2), ``baudrate`` (int): the gateway's settings stay as they are, so the status
-        follows from the new truth at once.  Returns the meter's truth; ValueError when a
-        field or value is not one of these.
+        ``stop_bits`` (1/1.5/2), ``baudrate`` (int): the gateway's settings stay as they are,
+        so the status follows from the new truth at once.  Returns the meter's truth;
+        ValueError when a field or value is not one of these.
         """
         for key, value in changes.items():
             kind = METER_TRUTH.get(key)
@@ -316,7 +320,7 @@ class Emulator:
                 self.shown_time(world),
                 self._reading_id,
                 interval * jitter,
-                volumes=self._submeters.entries(time.time()),
+                volumes=self._submeters.entries(world),
                 load=self.load,
             )
             due = now + interval if force or self._due is None else self._due + steps * interval
@@ -329,8 +333,8 @@ class Emulator:
         The meter's own clock corrected by ``time_offset``; with ``sync_time_offset_with_ntp``
         the gateway sets that offset itself, so it reports the (NTP) world time.
         """
-        ms = self._meter_settings
-        if ms["sync_time_offset_with_ntp"]:
+        ms = self._meter_settings  # empty while the device is first set up
+        if ms.get("sync_time_offset_with_ntp", True):
             return world
         return self.clock.meter(world) + float(ms["time_offset"])
 
@@ -350,7 +354,7 @@ class Emulator:
         Keys: bus, meter_id, medium, unit, interval, the latest capture (``date_time`` local,
         ``cumulative``; None before the first) and next_reading_in (seconds).
         """
-        return self._submeters.state(time.time())
+        return self._submeters.state(self.clock.world())
 
     def add_submeter(
         self,
@@ -370,7 +374,7 @@ class Emulator:
         in use, TypeError for a wrong type.
         """
         spec = SubmeterSpec(bus, meter_id, medium, interval, cumulative)
-        now = time.time()
+        now = self.clock.world()
         self._submeters.add(spec, now)
         return self._submeters.get(bus, now)
 
@@ -388,7 +392,7 @@ class Emulator:
         go on as before.  Returns the new ``Cum``.  KeyError for an empty bus, ValueError (or
         TypeError) for a bad amount.
         """
-        return self._submeters.advance(bus, amount, time.time())
+        return self._submeters.advance(bus, amount, self.clock.world())
 
     def set_submeter_flow(
         self, bus: int, flow: float | None = None, *, silent: bool = False
@@ -398,7 +402,7 @@ class Emulator:
         ``flow`` per hour (None: a household's).  ``silent``: the meter forwards its last
         capture, and what flows still counts at the next one.  KeyError for an empty bus.
         """
-        now = time.time()
+        now = self.clock.world()
         self._submeters.set_flow(bus, flow, silent=silent, now=now)
         return self._submeters.get(bus, now)
 

@@ -15,7 +15,7 @@ process or of a Home Assistant under test.  The clock is ``time.time()``, so a f
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 import math
 import random
@@ -167,9 +167,21 @@ class Submeter:
     """
 
     def __init__(
-        self, spec: SubmeterSpec, interval: float, seed: int, now: float, *, captured: bool
+        self,
+        spec: SubmeterSpec,
+        interval: float,
+        seed: int,
+        now: float,
+        *,
+        captured: bool,
+        shown: Callable[[float], float] = float,
     ) -> None:
-        """Start at ``spec.cumulative`` (or the medium's); ``captured``: a capture exists."""
+        """Start at ``spec.cumulative`` (or the medium's); ``captured``: a capture exists.
+
+        Times are the world's (``world.MeterClock``); ``shown`` turns the time of a capture
+        into the one its ``DT`` says (the electricity meter's clock stamps it).
+        """
+        self._shown = shown
         self.bus = spec.bus
         self.meter_id = spec.meter_id
         self.medium = spec.medium
@@ -238,7 +250,7 @@ class Submeter:
     def _date_time(self) -> str | None:
         if self.captured_at is None:
             return None
-        return local_now(int(self.captured_at)).strftime("%Y-%m-%dT%H:%M:%S")
+        return local_now(int(self._shown(self.captured_at))).strftime("%Y-%m-%dT%H:%M:%S")
 
     def _entry(self) -> VolumeEntry:
         date_time = self._date_time()
@@ -290,8 +302,13 @@ class SubmeterBank:
         *,
         seed: int,
         now: float,
+        shown: Callable[[float], float] = float,
     ) -> None:
-        """Install ``specs``, each with a capture already taken (the meter has been running)."""
+        """Install ``specs``, each with a capture already taken (the meter has been running).
+
+        ``now`` and every time given later are the world's; ``shown`` as ``Submeter`` has it.
+        """
+        self._shown = shown
         self._intervals = intervals
         self._seed = seed
         self._meters: dict[int, Submeter] = {}
@@ -305,7 +322,9 @@ class SubmeterBank:
         if spec.bus in self._meters:
             raise ValueError(f"bus {spec.bus} has a sub-meter already")
         interval = spec.interval if spec.interval is not None else self._intervals[spec.medium]
-        self._meters[spec.bus] = Submeter(spec, interval, self._seed, now, captured=captured)
+        self._meters[spec.bus] = Submeter(
+            spec, interval, self._seed, now, captured=captured, shown=self._shown
+        )
 
     def _rebuild(self) -> None:
         meters = [self._meters[bus] for bus in sorted(self._meters)]
