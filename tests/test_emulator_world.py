@@ -132,6 +132,24 @@ async def test_the_register_integrates_the_load_on_the_meter_clock(
     assert round(later["E_In"] * 1000) == later["E_In"] * 1000  # whole Wh
 
 
+async def test_the_register_is_captured_at_the_second_it_is_stamped_with(
+    emulator_factory: EmulatorFactory, frozen: FrozenDateTimeFactory
+) -> None:
+    """Reports taken 0.95 s and 0.05 s into their seconds: each register is the one of its
+    stamped second, so two stamps 15 minutes apart differ by exactly the load's 15 minutes
+    (as on a meter), not by 0.9 s less."""
+    emu = await emulator_factory(report_interval=60.0)
+    emu.set_load({"power": 20.0})
+    frozen.tick(0.95)
+    first = await emu.push_report()
+    frozen.tick(899.1)
+    later = await emu.push_report()
+    assert first is not None
+    assert later is not None
+    assert (first["Time"], later["Time"]) == ("08:00:00", "08:15:00")
+    assert later["E_In"] - first["E_In"] == pytest.approx(5.0, abs=0.0011)  # 20 kW x 1/4 h
+
+
 async def test_time_offset_corrects_the_meter_clock_as_the_gateway_does(
     emulator_factory: EmulatorFactory, frozen: FrozenDateTimeFactory
 ) -> None:

@@ -314,7 +314,9 @@ class Emulator:
                 steps += int((now - self._due) // interval)
             self._reading_id += steps
             jitter = 1.0 + self.meter._rng.uniform(-0.003, 0.003)
+            # A meter stamps its registers with the whole second it captured them at.
             world = self.clock.world()
+            world -= self.shown_time(world) % 1.0
             self._reading = self.meter.sample(
                 world,
                 self.shown_time(world),
