@@ -840,7 +840,9 @@ async def _submeter_arms(hass: HomeAssistant, *, recorder: bool) -> Arms:
         bare, metered = devices
         assert not bare.submeter_sensors, "the device without sub-meters has sub-meter sensors"
         if WITH_SUBMETERS == "gas+water":
-            assert len(metered.submeter_sensors) == 4, "2 sub-meters: a reading and a time each"
+            assert len(metered.submeter_sensors) == 6, (
+                "2 sub-meters: a reading, its time and a flow rate each"
+            )
         arms.submeter_sensors = len(metered.submeter_sensors)
         for dev in devices:  # they stream until told otherwise; from now on they take turns
             await dev.device.pause(dev.index)
