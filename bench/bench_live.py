@@ -14,11 +14,11 @@ The device runs in a child process (bench.emitter): this process's CPU time is H
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 import cProfile
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 import gc
 import os
 import time
@@ -40,11 +40,18 @@ from homeassistant.helpers.event import (
 )
 from homeassistant.helpers.recorder import get_instance
 import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.components.recorder.common import (
     async_recorder_block_till_done,
 )
 
-from custom_components.whatwatt.sensor import WhatwattSubmeterSensor, _WhatwattSensor
+from custom_components.whatwatt.sensor import (
+    SUBMETER_FLOW,
+    WhatwattDemandSensor,
+    WhatwattPriceSensor,
+    WhatwattSubmeterSensor,
+    _WhatwattSensor,
+)
 from custom_components.whatwatt.submeters import Medium, with_kind
 
 from .emitter import SEQ_BASE
@@ -140,6 +147,14 @@ class LiveRun:
     """State writes (changed or not) of the device's sub-meter sensors during the run."""
     submeter_readings: int = 0
     """Sub-meter entries of the events whose reading (``Cum`` or ``DT``) changed in the run."""
+    changed: dict[str, int] = field(default_factory=dict)
+    """State changes (``state_changed``) per sensor of the device during the run."""
+    windows: int = 0
+    """Demand windows the device's demand coordinator completed during the run."""
+    tariff_changes: int = 0
+    """Events of the run whose tariff (``T``) differs from the event before."""
+    meter_seconds: float = 0.0
+    """The meter's clock (``Date``/``Time``) from the first event of the run to the last."""
 
     @property
     def cpu_per_1000(self) -> float:
@@ -172,6 +187,11 @@ class LiveDevice:
     """Of ``watched``, the enabled sensors of its sub-meters."""
     seq_factor: float = 1.0
     """The import-power state times this is SEQ_BASE + the number of the event (ours: W)."""
+    demand: Any = None
+    """The entry's demand coordinator (None: the vendor's integration)."""
+    kinds: dict[str, set[str]] = field(default_factory=dict)
+    """Of ``watched``, enabled sensors by kind: ``demand`` (of which ``demand_running``: the
+    window under way), ``price`` (of which ``price_import``), ``flow`` (flow rates)."""
 
 
 @asynccontextmanager
@@ -186,12 +206,20 @@ async def _live_devices(
     hass: HomeAssistant,
     submeters: list[str] | None = None,
     options: list[dict[str, Any]] | None = None,
+    *,
+    fast_clock: bool = False,
+    tariff_period: float | None = None,
+    before_setup: Callable[[int, MockConfigEntry], None] | None = None,
 ) -> AsyncIterator[list[LiveDevice]]:
     """Set up devices in one emitter process and one HA; they take turns with ``_measure``.
 
     ``submeters``: one item per device (``none``, ``gas+water``, ...); without it, one device
     with the profile's sub-meters (DSMR: the gas meter on bus 1).  ``options``: each entry's.
     Several devices read the same meter (one seed): their events differ only in ``Vol``.
+    ``fast_clock``: the meters' clocks run 1/INTERVAL times faster too (``Date``/``Time``, the
+    sub-meter captures, the tariff hours); ``tariff_period``: their tariff changes every that
+    many seconds of their clock.  ``before_setup(index, entry)``: called with each entry
+    added, before it is set up.
     """
     # Meter time runs 1/INTERVAL times faster: every event is a 1 s meter report, so the energy
     # counters move as much per event as with a real meter reporting every second.
@@ -200,6 +228,8 @@ async def _live_devices(
         count,
         interval=INTERVAL,
         meter_speed=1 / INTERVAL,
+        clock_speed=1 / INTERVAL if fast_clock else 1.0,
+        tariff_period=tariff_period,
         submeters=submeters,
         seed=SAME_METER if count > 1 else None,
     ) as device:
@@ -208,6 +238,8 @@ async def _live_devices(
             entry = add_entry(
                 hass, device.ports[index], device_id, options=(options or [{}] * count)[index]
             )
+            if before_setup is not None:
+                before_setup(index, entry)
             assert await hass.config_entries.async_setup(entry.entry_id)
             await hass.async_block_till_done()
             entries.append(entry)
@@ -225,8 +257,35 @@ async def _live_devices(
             submeter_sensors = {
                 e for e in watched if isinstance(component.get_entity(e), WhatwattSubmeterSensor)
             }
-            live = entry.runtime_data.live
-            devices.append(LiveDevice(device, live, power, watched, index, submeter_sensors))
+            sensors = {e: s for e in watched if (s := component.get_entity(e)) is not None}
+            demand = {e: s for e, s in sensors.items() if isinstance(s, WhatwattDemandSensor)}
+            prices = {e: s for e, s in sensors.items() if isinstance(s, WhatwattPriceSensor)}
+            kinds = {
+                "demand": set(demand),
+                "demand_running": {e for e, s in demand.items() if s.entity_description.running},
+                "price": set(prices),
+                "price_import": {
+                    e for e, s in prices.items() if s.entity_description.key == "price_import"
+                },
+                "flow": {
+                    e
+                    for e in submeter_sensors
+                    if sensors[e].entity_description.key == SUBMETER_FLOW.key
+                },
+            }
+            runtime = entry.runtime_data
+            devices.append(
+                LiveDevice(
+                    device,
+                    runtime.live,
+                    power,
+                    watched,
+                    index,
+                    submeter_sensors,
+                    demand=runtime.demand,
+                    kinds=kinds,
+                )
+            )
         yield devices
 
 
@@ -255,6 +314,13 @@ async def _measure(  # noqa: PLR0915
     data = live.data if live is not None else None
     volumes = {v.bus: v for v in (data.volumes if data is not None else ())}
     submeter_readings = 0
+    changed: dict[str, int] = {}
+    windows = tariff_changes = 0
+    tariff = [data.tariff if data is not None else None]
+    demand = dev.demand
+    snapshot = demand.data if demand is not None else None
+    window = [snapshot.last_window if snapshot is not None else None]
+    clock: list[datetime | None] = [None, None]  # the meter's time at the first and last event
 
     @callback
     def on_power(event: Event[EventStateChangedData]) -> None:
@@ -271,9 +337,11 @@ async def _measure(  # noqa: PLR0915
     @callback
     def on_any(event: Event[EventStateChangedData]) -> None:
         nonlocal changes, submeter_writes
-        if event.data["entity_id"] in watched:
+        entity = event.data["entity_id"]
+        if entity in watched:
             changes += 1
-            if event.data["entity_id"] in submeters:
+            changed[entity] = changed.get(entity, 0) + 1
+            if entity in submeters:
                 submeter_writes += 1
 
     unchanged = 0
@@ -291,7 +359,7 @@ async def _measure(  # noqa: PLR0915
 
     @callback
     def on_update() -> None:
-        nonlocal submeter_readings
+        nonlocal submeter_readings, windows, tariff_changes
         data = live.data
         if data is not None and data.power_in is not None and data.power_in > SEQ_BASE / 1000:
             updates.append(round(data.power_in * 1000) - SEQ_BASE)
@@ -300,6 +368,18 @@ async def _measure(  # noqa: PLR0915
                 if volumes.get(volume.bus, volume) != volume:
                     submeter_readings += 1
                 volumes[volume.bus] = volume
+        if data is not None and data.meter_time is not None:
+            clock[0] = clock[0] or data.meter_time
+            clock[1] = data.meter_time
+        if data is not None and data.tariff != tariff[0]:
+            if tariff[0] is not None:
+                tariff_changes += 1
+            tariff[0] = data.tariff
+        # The demand coordinator listens to the live one before this does: its data is new.
+        if demand is not None and (snapshot := demand.data) is not None:
+            if snapshot.last_window is not None and snapshot.last_window != window[0]:
+                windows += 1
+            window[0] = snapshot.last_window
 
     unsubs = [
         async_track_state_change_event(hass, [power], on_power),
@@ -390,6 +470,10 @@ async def _measure(  # noqa: PLR0915
         gauge_ms=gauge,
         submeter_writes=submeter_writes,
         submeter_readings=submeter_readings,
+        changed=changed,
+        windows=windows,
+        tariff_changes=tariff_changes,
+        meter_seconds=(clock[1] - clock[0]).total_seconds() if clock[0] and clock[1] else 0.0,
     )
 
 
@@ -458,11 +542,14 @@ def _combine(runs: list[LiveRun]) -> LiveRun:
     sent = sum(r.sent for r in runs)
     threads: dict[str, float] = {}
     rows: dict[str, int] = {}
+    changed: dict[str, int] = {}
     for run in runs:
         for name, cpu in run.threads.items():
             threads[name] = threads.get(name, 0.0) + cpu
         for entity, count in run.rows.items():
             rows[entity] = rows.get(entity, 0) + count
+        for entity, count in run.changed.items():
+            changed[entity] = changed.get(entity, 0) + count
     return LiveRun(
         sent=sent,
         rate=sum(r.rate * r.sent for r in runs) / sent,
@@ -484,6 +571,10 @@ def _combine(runs: list[LiveRun]) -> LiveRun:
         gauge_ms=sorted(r.gauge_ms for r in runs)[len(runs) // 2],
         submeter_writes=sum(r.submeter_writes for r in runs),
         submeter_readings=sum(r.submeter_readings for r in runs),
+        changed=changed,
+        windows=sum(r.windows for r in runs),
+        tariff_changes=sum(r.tariff_changes for r in runs),
+        meter_seconds=sum(r.meter_seconds for r in runs),
     )
 
 
@@ -763,12 +854,12 @@ class Arms:
     """Blocks of numbered events of two devices in one HA, taking turns (A B B A ...)."""
 
     without: list[LiveRun] = field(default_factory=list)
-    """The device without sub-meters."""
+    """The device without the feature (6d: without sub-meters)."""
     with_: list[LiveRun] = field(default_factory=list)
-    """The device with two sub-meters."""
+    """The device with it (6d: with two sub-meters)."""
     order: list[LiveRun] = field(default_factory=list)
     submeter_sensors: int = 0
-    """Enabled sensors of the two sub-meters."""
+    """Enabled sensors of the two sub-meters (6d)."""
 
     def per_block(self) -> str:
         """HA CPU per 1000 events of each block: without | with."""
@@ -826,6 +917,37 @@ async def _wake(hass: HomeAssistant, devices: list[LiveDevice]) -> None:
     await hass.async_block_till_done()
 
 
+async def _take_turns(
+    hass: HomeAssistant,
+    without: LiveDevice,
+    with_: LiveDevice,
+    *,
+    recorder: bool,
+    events: int = PAIRED_EVENTS,
+) -> Arms:
+    """Blocks of ``events`` numbered events of two devices in one HA, alternating A B B A ...
+
+    The devices stream until told otherwise: both are paused, each runs a warm-up block of
+    PAIRED_EVENTS (not counted), then PAIRED_BLOCKS blocks each; before each block both send
+    one natural event (``_wake``).
+    """
+    arms = Arms()
+    devices = [without, with_]
+    for dev in devices:
+        await dev.device.pause(dev.index)
+    for dev in devices:  # warm-up, not counted
+        await _wake(hass, devices)
+        await _measure(hass, dev, PAIRED_EVENTS, recorder=recorder)
+    for block in range(PAIRED_BLOCKS):
+        for dev in devices if block % 2 == 0 else devices[::-1]:
+            await _wake(hass, devices)
+            run = await _measure(hass, dev, events, recorder=recorder)
+            assert run.sent == events, "the emulator could not emit every event"
+            (arms.with_ if dev is with_ else arms.without).append(run)
+            arms.order.append(run)
+    return arms
+
+
 async def _submeter_arms(hass: HomeAssistant, *, recorder: bool) -> Arms:
     """Two devices in one HA: no sub-meter, and gas + water; blocks alternate A B B A ...
 
@@ -833,27 +955,17 @@ async def _submeter_arms(hass: HomeAssistant, *, recorder: bool) -> Arms:
     two ``Vol`` entries whose ``Cum``/``DT`` repeat until a sub-meter's next reading.  Each
     device runs a warm-up block first (not counted).
     """
-    arms = Arms()
     async with _live_devices(
         hass, submeters=["none", WITH_SUBMETERS], options=[{}, SUBMETER_OPTIONS]
     ) as devices:
         bare, metered = devices
         assert not bare.submeter_sensors, "the device without sub-meters has sub-meter sensors"
         if WITH_SUBMETERS == "gas+water":
-            assert len(metered.submeter_sensors) == 4, "2 sub-meters: a reading and a time each"
+            assert len(metered.submeter_sensors) == 6, (
+                "2 sub-meters: a reading, its time and a flow rate each"
+            )
+        arms = await _take_turns(hass, bare, metered, recorder=recorder)
         arms.submeter_sensors = len(metered.submeter_sensors)
-        for dev in devices:  # they stream until told otherwise; from now on they take turns
-            await dev.device.pause(dev.index)
-        for dev in devices:  # warm-up, not counted
-            await _wake(hass, devices)
-            await _measure(hass, dev, PAIRED_EVENTS, recorder=recorder)
-        for block in range(PAIRED_BLOCKS):
-            for dev in (bare, metered) if block % 2 == 0 else (metered, bare):
-                await _wake(hass, devices)
-                run = await _measure(hass, dev, PAIRED_EVENTS, recorder=recorder)
-                assert run.sent == PAIRED_EVENTS, "the emulator could not emit every event"
-                (arms.with_ if dev is metered else arms.without).append(run)
-                arms.order.append(run)
     return arms
 
 
@@ -874,22 +986,28 @@ def _verdict(difference: float, spread_a: float, spread_b: float) -> str:
     return f"NOT within noise (|{difference:+.2f}| >= {high:.2f} s, the larger spread)"
 
 
-def _record_submeter_cpu(s: str, arms: Arms, label: str) -> None:
-    """CPU per 1000 events without / with, per block, the spread, and the verdict."""
+def _record_arms_cpu(
+    s: str, arms: Arms, label: str, names: tuple[str, str] = ("without", "with"), first: str = ""
+) -> None:
+    """CPU per 1000 events of the two arms, per block, the spread, the verdict, per thread.
+
+    ``names``: the arms' (without, with); ``first``: the with arm's in the first row.
+    """
     without, with_ = _combine(arms.without), _combine(arms.with_)
     a, b = without.cpu_per_1000, with_.cpu_per_1000
+    off, on = names
     record(
         s,
-        f"HA CPU per 1000 events, {label}: without / with sub-meters / difference",
+        f"HA CPU per 1000 events, {label}: {off} / {first or on} / difference",
         f"{a:.2f} / {b:.2f} / {b - a:+.2f} s",
         ratio=f"{b / a:.2f}x",
     )
-    record(s, f"HA CPU per 1000 events per block, {label}: without | with", arms.per_block())
-    record(s, f"with - without, per pair of neighbouring blocks, {label}", arms.pairs())
+    record(s, f"HA CPU per 1000 events per block, {label}: {off} | {on}", arms.per_block())
+    record(s, f"{on} - {off}, per pair of neighbouring blocks, {label}", arms.pairs())
     spread_a, spread_b = Arms.spread(arms.without), Arms.spread(arms.with_)
     record(
         s,
-        f"noise: spread (max - min) of the blocks of one arm, {label}: without / with",
+        f"noise: spread (max - min) of the blocks of one arm, {label}: {off} / {on}",
         f"{spread_a:.2f} / {spread_b:.2f} s",
     )
     record(
@@ -904,9 +1022,15 @@ def _record_submeter_cpu(s: str, arms: Arms, label: str) -> None:
         if x or y:
             record(
                 s,
-                f"{name} CPU per 1000 events, {label}: without / with / difference",
+                f"{name} CPU per 1000 events, {label}: {off} / {on} / difference",
                 f"{x:.2f} / {y:.2f} / {y - x:+.2f} s",
             )
+
+
+def _record_submeter_cpu(s: str, arms: Arms, label: str) -> None:
+    """CPU per 1000 events without / with, per block, the spread, and the verdict."""
+    _record_arms_cpu(s, arms, label, first="with sub-meters")
+    without, with_ = _combine(arms.without), _combine(arms.with_)
     readings = with_.submeter_readings
     record(
         s,

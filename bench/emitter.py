@@ -30,10 +30,19 @@ two decimals of kW).
 Sub-meters: ``--submeters`` once per device (``none``, ``gas``, ``gas+water``, ... as the
 emulator's ``EmulatorConfig.submeters``); devices without one get the profile's (DSMR: the gas
 meter on bus 1).  Their entries (``Vol``) come with every event, numbered or not, as the
-emulator sends them: ``Cum`` and ``DT`` repeat until the sub-meter's next reading, on the wall
-clock (every 5 min for DSMR), not on the meter's faster clock of ``--meter-speed``.
+emulator sends them: ``Cum`` and ``DT`` repeat until the sub-meter's next reading (every 5 min
+for DSMR) on the meter's clock, which is the wall clock unless ``--clock-speed`` makes it run
+faster (``--meter-speed`` alone speeds up the power curve and the registers, not the clock).
 ``--seed`` gives every device the same meter (the same values event for event; by default
 each device's seed is its ID).
+
+The meter's clock: ``--clock-speed X`` runs it (the emulator's ``MeterClock``, with no limit on
+how far ahead it gets) X times faster than real time, so that ``Date``/``Time``, the sub-meter
+captures and the tariff hours pass as fast as the reports; the power curve and the registers
+follow that clock, still at ``--meter-speed`` meter seconds per real second in all.  With
+``--clock-speed`` = ``--meter-speed`` = 1/interval every event is a 1 s meter report in every
+respect.  ``--tariff-period S``: the tariff (``T``) changes between 1 and 2 every S seconds of
+the meter's clock instead of at 07:00 and 22:00 (the register of the tariff that runs counts).
 
 Bench only: it subclasses the emulator, it does not change it.
 """
@@ -46,12 +55,14 @@ import dataclasses
 import json
 import sys
 import time
-from typing import Any
+from typing import Any, cast
 
 from whatwatt_emulator import Emulator, EmulatorConfig
 from whatwatt_emulator.live import LiveStream
-from whatwatt_emulator.meter import Reading, Views, timestamps
+from whatwatt_emulator.meter import MeterSimulator, Reading, Views, VolumeEntry, timestamps
 from whatwatt_emulator.profiles import LEAVES, Profile
+from whatwatt_emulator.submeters import SubmeterBank
+from whatwatt_emulator.world import LoadProgram, MeterClock
 
 SEQ_BASE = 100_000
 """Numbered events carry P_In = (SEQ_BASE + seq) W; natural readings stay far below it."""
@@ -93,6 +104,49 @@ not have is left out, as the README says to do (``add/remove OBIS codes``).
 """
 
 
+class MeterClockSubmeters(SubmeterBank):
+    """A sub-meter bank that captures on the meter's clock (the emulator's uses the wall's)."""
+
+    clock: MeterClock
+
+    def entries(self, now: float) -> tuple[VolumeEntry, ...]:
+        """Return the ``Vol`` entries at the meter's time now, whatever ``now`` says."""
+        return super().entries(self.clock.world())
+
+
+class TariffScheduleMeter(MeterSimulator):
+    """A meter whose tariff changes every ``period`` seconds of its clock (1, 2, 1, ...)."""
+
+    def __init__(self, profile: Profile, *, seed: int, period: float) -> None:
+        """Simulate ``profile`` as the emulator would; only the tariff's schedule differs."""
+        super().__init__(profile, seed=seed)
+        self.period = period
+
+    def sample(
+        self,
+        world: float,
+        wall: float,
+        reading_id: int,
+        interval: float,
+        *,
+        volumes: tuple[VolumeEntry, ...] = (),
+        load: LoadProgram | None = None,
+    ) -> Reading:
+        """Take the emulator's reading; the energy since the last counts in the scheduled tariff."""
+        before = dict(self.registers)
+        reading = super().sample(world, wall, reading_id, interval, volumes=volumes, load=load)
+        tariff = 1 + int(wall // self.period) % 2
+        if tariff == reading.tariff:
+            return reading
+        registers = self.registers
+        for kind in ("e_in", "e_out"):
+            natural, scheduled = f"{kind}_t{reading.tariff}", f"{kind}_t{tariff}"
+            registers[scheduled] += registers[natural] - before[natural]
+            registers[natural] = before[natural]
+        values = {**reading.values, **registers}
+        return dataclasses.replace(reading, tariff=tariff, values=values)
+
+
 class StampingEmulator(Emulator):
     """An emulator whose live events can be numbered and stamped."""
 
@@ -102,6 +156,9 @@ class StampingEmulator(Emulator):
     def __init__(self, config: EmulatorConfig) -> None:
         """Start in normal mode (natural readings, no stamps)."""
         super().__init__(config)
+        # The sub-meters capture on the meter's clock: the wall's as long as it runs at 1x.
+        self._submeters.__class__ = MeterClockSubmeters
+        cast(MeterClockSubmeters, self._submeters).clock = self.clock
         self.run_left = 0
         self.run_seq = 0
         self.paused = False
@@ -263,32 +320,42 @@ def _print(obj: dict[str, Any]) -> None:
     sys.stdout.flush()
 
 
+def _device(args: argparse.Namespace, index: int) -> StampingEmulator:
+    """Device ``index`` as the arguments describe it (not started)."""
+    device_id = f"B0B0{index:08X}"
+    submeters: list[str] = args.submeters or []
+    config = EmulatorConfig(
+        device_id=device_id,
+        password=args.password,
+        licence=args.licence,
+        report_interval=args.interval,
+        log_limit=100_000,
+        submeters=submeters[index] if index < len(submeters) else None,
+        seed=args.seed,
+    )
+    emu = StampingEmulator(config) if index < args.count else VendorDevice(config)
+    if args.tariff_period:  # before the first reading
+        seed = args.seed if args.seed is not None else int(device_id, 16)
+        emu.meter = TariffScheduleMeter(emu.profile, seed=seed, period=args.tariff_period)
+    emu.clock.set(speed=args.clock_speed)
+    emu.meter.speed = args.meter_speed / args.clock_speed
+    return emu
+
+
 async def _main(args: argparse.Namespace) -> None:
     emulators: list[StampingEmulator] = []
-    submeters: list[str] = args.submeters or []
     sinks: list[MqttSink] = []
     publishing: list[asyncio.Task[None]] = []
     for index in range(args.count + args.vendor):
-        device_id = f"B0B0{index:08X}"
-        config = EmulatorConfig(
-            device_id=device_id,
-            password=args.password,
-            licence=args.licence,
-            report_interval=args.interval,
-            log_limit=100_000,
-            submeters=submeters[index] if index < len(submeters) else None,
-            seed=args.seed,
-        )
-        if index < args.count:
-            emu = StampingEmulator(config)
-            await emu.start(host="127.0.0.1", port=0)
-        else:
-            vendor = emu = VendorDevice(config)
+        emu = _device(args, index)
+        if isinstance(emu, VendorDevice):
+            device_id = emu.config.device_id
             sink = MqttSink(f"whatwatt/{device_id}")
             await sink.connect(args.mqtt_port, f"bench-{device_id}")
             sinks.append(sink)
-            publishing.append(asyncio.create_task(vendor.publish(sink)))
-        emu.meter.speed = args.meter_speed
+            publishing.append(asyncio.create_task(emu.publish(sink)))
+        else:
+            await emu.start(host="127.0.0.1", port=0)
         emulators.append(emu)
     _print(
         {
@@ -345,6 +412,18 @@ def main() -> None:
         type=float,
         default=1.0,
         help="meter seconds per real second (1/interval: every event is a 1 s meter report)",
+    )
+    parser.add_argument(
+        "--clock-speed",
+        type=float,
+        default=1.0,
+        help="the meter's clock runs this many times faster than real time (1 to 3600)",
+    )
+    parser.add_argument(
+        "--tariff-period",
+        type=float,
+        default=None,
+        help="the tariff changes (1, 2, 1, ...) every this many seconds of the meter's clock",
     )
     parser.add_argument(
         "--vendor", type=int, default=0, help="devices that publish over MQTT (vendor format)"

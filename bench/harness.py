@@ -121,6 +121,8 @@ async def emitter(
     password: str | None = None,
     licence: str = "FREE",
     meter_speed: float = 1.0,
+    clock_speed: float = 1.0,
+    tariff_period: float | None = None,
     submeters: list[str] | None = None,
     seed: int | None = None,
     vendor: int = 0,
@@ -132,12 +134,16 @@ async def emitter(
     ...); the others have the profile's (DSMR: a gas meter on bus 1).  ``seed``: the same
     meter (values, sub-meter consumption) on every device; by default each has its own.
     ``vendor``: that many more devices, publishing to the MQTT broker on 127.0.0.1:``mqtt_port``
-    in the vendor's format (``bench.emitter``).
+    in the vendor's format (``bench.emitter``).  ``clock_speed``: the meters' clocks run that
+    many times faster than real time; ``tariff_period``: their tariff changes every that many
+    seconds of their clock (``bench.emitter``).
     """
     args = ["-m", "bench.emitter", "--count", str(count), "--interval", str(interval)]
     if vendor:
         args += ["--vendor", str(vendor), "--mqtt-port", str(mqtt_port)]
-    args += ["--meter-speed", str(meter_speed)]
+    args += ["--meter-speed", str(meter_speed), "--clock-speed", str(clock_speed)]
+    if tariff_period:
+        args += ["--tariff-period", str(tariff_period)]
     args += ["--licence", licence]
     for item in submeters or []:
         args += ["--submeters", item]
