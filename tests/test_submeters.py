@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
+from unittest.mock import patch
 from zoneinfo import ZoneInfo
 
 from freezegun.api import FrozenDateTimeFactory
@@ -31,6 +32,7 @@ from syrupy.assertion import SnapshotAssertion
 
 from custom_components.whatwatt.client import Measurements, Volume
 from custom_components.whatwatt.const import DOMAIN
+from custom_components.whatwatt.sensor import WhatwattSubmeterSensor
 from custom_components.whatwatt.submeters import async_known_submeters
 from whatwatt_emulator import Emulator
 from whatwatt_emulator.pytest_plugin import EmulatorFactory
@@ -296,6 +298,63 @@ async def test_a_sub_meter_device_can_be_deleted_only_once_it_is_gone(
     await async_wait_for(hass, lambda: not entry.runtime_data.live.data.volumes)
     assert await remove(gas)
     assert device_registry.async_get(gas.id) is None
+    # Back on the bus (the meter forwards it again): device and entities come back.
+    emulator.add_submeter(1, gas_id, "gas")
+    await emulator.push_report()
+    await async_wait_for(
+        hass,
+        lambda: (
+            device_registry.async_get_device_by_identifier(
+                (DOMAIN, f"{entry.unique_id}_bus1_{gas_id}"), entry.entry_id
+            )
+            is not None
+        ),
+    )
+
+
+async def test_a_disabled_sub_meter_sensor_stays_away_quietly(
+    hass: HomeAssistant,
+    dsmr: tuple[MockConfigEntry, Emulator],
+    entity_registry: er.EntityRegistry,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The user disables the gas meter's flow rate: after the reload the other sensors of the
+    gas meter work, and the meter's reports do not add it again and again (an error in the
+    log with every report, a new entity object each time)."""
+    entry, emulator = dsmr
+    flow = next(
+        e.entity_id
+        for e in er.async_entries_for_config_entry(entity_registry, entry.entry_id)
+        if e.unique_id.endswith("_flow_rate")
+    )
+    entity_registry.async_update_entity(flow, disabled_by=er.RegistryEntryDisabler.USER)
+    await hass.config_entries.async_reload(entry.entry_id)
+    await hass.async_block_till_done()
+    created = 0
+    original = WhatwattSubmeterSensor.__init__
+
+    def counting(self: WhatwattSubmeterSensor, *args: Any, **kwargs: Any) -> None:
+        nonlocal created
+        created += 1
+        original(self, *args, **kwargs)
+
+    updates = 0
+
+    @callback
+    def updated() -> None:
+        nonlocal updates
+        updates += 1
+
+    unsubscribe = entry.runtime_data.live.async_add_listener(updated)
+    with patch.object(WhatwattSubmeterSensor, "__init__", counting):
+        for count in range(1, 4):
+            assert await emulator.push_report() is not None
+            await async_wait_for(hass, lambda c=count: updates >= c)
+    unsubscribe()
+    assert created == 0
+    assert "does not generate unique IDs" not in caplog.text
+    assert hass.states.get(flow) is None
+    assert hass.states.get(_reading_entity(hass, entry, 1)) is not None
 
 
 async def test_a_reading_never_goes_back_and_repeats_are_not_written(

@@ -35,7 +35,7 @@ from homeassistant.const import (
     UnitOfReactivePower,
 )
 from homeassistant.core import HomeAssistant, callback
-from homeassistant.helpers import entity_registry as er
+from homeassistant.helpers import device_registry as dr, entity_registry as er
 from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
@@ -775,9 +775,19 @@ def _async_setup_submeters(
             for description in descriptions
         ]
         for entity in entities:
-            entity.async_on_remove(partial(added.discard, submeter))
+            entity.async_on_remove(partial(_async_removed, submeter, device))
         async_add_entities(entities)
         async_update_submeter_issue(hass, entry, submeter, kind)
+
+    @callback
+    def _async_removed(submeter: SubmeterId, device: DeviceInfo) -> None:
+        """An entity of ``submeter`` went away: forget the sub-meter if its device is gone.
+
+        The user deleted the device: a report adds it again.  A disabled entity goes away too
+        (it is never added), and must not make every report add it again.
+        """
+        if dr.async_get(hass).async_get_device(identifiers=device["identifiers"]) is None:
+            added.discard(submeter)
 
     for submeter in async_known_submeters(hass, entry):
         _async_add(submeter)
