@@ -170,6 +170,10 @@ class DemandTracker:
         self._current: _Current | None = None
         self._last_window: Window | None = None
         self._days: dict[date, Window] = {}
+        self._days_changed = 0
+        """Counts the changes of ``_days``: the month's peak and the basis are kept until
+        one (they cost a pass over up to 400 days; a report comes every second)."""
+        self._peaks: tuple[tuple[int, int], int, MonthlyPeak | None, Basis | None] | None = None
         self._high_water: float | None = None
         """The register before it went backwards, while a return to it is possible."""
 
@@ -275,6 +279,7 @@ class DemandTracker:
         best = self._days.get(day)
         if best is None or complete.demand > best.demand:
             self._days[day] = complete
+            self._days_changed += 1
         if len(self._days) > _KEEP_DAYS:
             for old in sorted(self._days)[: len(self._days) - _KEEP_DAYS]:
                 del self._days[old]
@@ -304,6 +309,7 @@ class DemandTracker:
             current_demand = energy / (elapsed / _HOUR) * _W_PER_KW
         elif energy is not None and last.power is not None:  # the window's first instant
             current_demand = max(last.power, 0.0) * _W_PER_KW
+        month, basis = self._month_and_basis(self._month_of(current.start))
         projected = None
         if energy is not None and last.power is not None:
             left = (end - last.time).total_seconds() / _HOUR
@@ -315,9 +321,15 @@ class DemandTracker:
             partial=partial,
             projected=projected,
             last_window=self._last_window,
-            month=self.monthly_peak(self._month_of(current.start)),
-            basis=self.basis(self._month_of(current.start)),
+            month=month,
+            basis=basis,
         )
+
+    def _month_and_basis(self, month: tuple[int, int]) -> tuple[MonthlyPeak | None, Basis | None]:
+        """``monthly_peak`` and ``basis`` of ``month``, computed again only after a change."""
+        if self._peaks is None or self._peaks[:2] != (month, self._days_changed):
+            self._peaks = (month, self._days_changed, self.monthly_peak(month), self.basis(month))
+        return self._peaks[2], self._peaks[3]
 
     def _month_of(self, moment: datetime) -> tuple[int, int]:
         local = moment.astimezone(self.zone)
