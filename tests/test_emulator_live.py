@@ -79,7 +79,9 @@ async def test_events_arrive_at_the_report_interval(emulator_factory: Any) -> No
 async def test_energy_never_decreases_over_events(emulator_factory: Any) -> None:
     """Energy registers integrate power: over a stream they only go up."""
     emu: Emulator = await emulator_factory(report_interval=0.01)
-    emu.meter.speed = 3600.0  # an hour of meter time per second, so kWh move visibly
+    # The world runs an hour per second, so kWh move visibly and every event is at a new
+    # whole second (a meter stamps its registers with the second it captured them at).
+    emu.clock.set(speed=3600.0, unlimited=True)
     async with aiohttp.ClientSession() as session, session.get(emu.url + LIVE) as resp:
         events = await take_events(resp, 30)
     for key in ("E_In", "E_In_T1", "E_In_T2", "E_Out"):

@@ -208,7 +208,9 @@ async def test_report_timestamps_carry_the_local_z_quirk(emulator_factory: Any) 
 async def test_report_ids_rise_and_energy_never_falls(emulator_factory: Any) -> None:
     """Report ids increase; energy registers only increase, tariff registers sum up."""
     emu: Emulator = await emulator_factory(licence="PLUS", report_interval=0.01)
-    emu.meter.speed = 3600.0
+    # The world runs an hour per second, so kWh move visibly and every event is at a new
+    # whole second (a meter stamps its registers with the second it captured them at).
+    emu.clock.set(speed=3600.0, unlimited=True)
     bodies = []
     for _ in range(10):
         bodies.append((await _get(emu, "/api/v1/report"))[1]["report"])

@@ -359,13 +359,19 @@ async def test_options_flow_confirms_changes_that_can_cut_the_meter_link(
 async def test_options_flow_going_back_to_automatic_needs_no_confirmation(
     hass: HomeAssistant, loaded_entry: MockConfigEntry, emulator: Emulator
 ) -> None:
-    """Returning a link setting to its factory default cannot cut the link: sent at once."""
+    """Returning a link setting to its factory default: sent at once, then checked.
+
+    The gateway detects the meter again, which cannot leave it worse than a fixed interface
+    does: no confirmation, but the link is checked like after any other link change.
+    """
     emulator.store_meter_settings({**emulator.meter_settings, "if_type": "p1"})
     form = await open_edit(hass, loaded_entry)
     emulator.log.clear()
     result = await submit(hass, form, if_type="auto")
-    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["type"] is FlowResultType.SHOW_PROGRESS
     assert meter_writes(emulator) == [("PUT", {"if_type": "auto"})]
+    result = await async_after_link_check(hass, result)
+    assert result["type"] is FlowResultType.CREATE_ENTRY
 
 
 # --- validation ------------------------------------------------------------------------------

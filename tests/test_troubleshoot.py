@@ -230,6 +230,36 @@ async def test_the_options_walk_each_meter_to_live_data(
         assert entry.options == {}  # nothing about the link is stored in the entry
 
 
+async def test_a_change_made_in_the_gateways_web_page_is_walked_back_to_live_data(
+    hass: HomeAssistant,
+    emulator: Emulator,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """Someone sets the gateway up wrong in its own web page, minutes before the next poll of
+    the settings: the assistant reads what the device has (the setting entities show it too),
+    so detection is one PUT of what differs, checked, and the meter talks."""
+    async with loaded(hass, emulator, [Platform.SENSOR, Platform.SELECT]) as entry:
+        wrong = {"if_type": "mbus", "protocol": "hdlc", "auto_baudrate": False, "baudrate": 9600}
+        emulator.store_meter_settings({**emulator.meter_settings, **wrong})
+        await async_pass_time(hass, freezer, 60, step=5)
+        assert hass.states.get(POWER).state == STATE_UNAVAILABLE  # type: ignore[union-attr]
+        manager = hass.config_entries.options
+        result = await _assistant(hass, entry)
+        assert result["description_placeholders"]["status"] == "Not connected"
+        state = hass.states.get("select.whatwatt_go_9f8124_interface_type")
+        assert state is not None
+        assert state.state == "mbus"
+        result = await _walk(
+            hass,
+            freezer,
+            emulator,
+            manager,
+            result,
+            [("detect", None, {"if_type": "auto", "protocol": "auto", "auto_baudrate": True})],
+        )
+        _talks(hass, result)
+
+
 async def test_nothing_worked_puts_back_the_settings_from_before_in_one_put(
     hass: HomeAssistant,
     emulator_factory: EmulatorFactory,

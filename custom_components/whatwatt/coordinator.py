@@ -287,6 +287,16 @@ class WhatwattMeterSettingsCoordinator(_WhatwattPolledCoordinator[MeterSettings]
     async def _async_update_data(self) -> MeterSettings:
         return await self.client.meter_settings()
 
+    async def async_read(self) -> MeterSettings:
+        """Read the settings now, for someone about to change them; raise the client's errors.
+
+        What was read becomes the data (every entity shows it, and a write compares with it):
+        someone may have changed the settings outside Home Assistant since the last poll.
+        """
+        settings = await self.client.meter_settings()
+        self.async_set_updated_data(settings)
+        return settings
+
     async def async_write(
         self, changes: Mapping[str, Any], *, replace: bool = False
     ) -> MeterSettings:

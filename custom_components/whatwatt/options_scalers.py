@@ -106,12 +106,11 @@ class WhatwattScalersSteps(MeterSettingsSteps[ConfigFlowContext, ConfigFlowResul
         if user_input is None:
             try:
                 with translated_errors(self.hass, entry):
-                    settings = await client.meter_settings()
+                    settings = await entry.runtime_data.meter_settings.async_read()
                     current = await client.current_scalers()
                     custom = await client.custom_scalers()
             except HomeAssistantError as err:
                 return await self._abort_with(err)
-            entry.runtime_data.meter_settings.async_set_updated_data(settings)
             self._scalers_set = settings.scalers_set
             self._scalers_current, self._scalers_custom = tuple(current), tuple(custom)
             return self._show_scalers({LIST_FIELD: [row.as_dict() for row in custom]})

@@ -150,8 +150,7 @@ def async_setup_services(hass: HomeAssistant) -> None:
         entry = _entry(hass, call)
         _no_fields(call)
         with translated_errors(hass, entry):
-            settings = await entry.runtime_data.client.meter_settings()
-        entry.runtime_data.meter_settings.async_set_updated_data(settings)
+            settings = await entry.runtime_data.meter_settings.async_read()
         return settings.as_dict()
 
     async def _async_set(call: ServiceCall) -> ServiceResponse:

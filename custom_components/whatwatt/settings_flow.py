@@ -335,7 +335,7 @@ class MeterSettingsSteps[ContextT: FlowContext, ResultT: FlowResult[Any, str]](
         """Read the settings from the device now and show them (abort if it cannot be read)."""
         try:
             with translated_errors(self.hass, entry):
-                self._current = await entry.runtime_data.client.meter_settings()
+                self._current = await entry.runtime_data.meter_settings.async_read()
         except HomeAssistantError as err:
             return await self._abort_with(err)
         return self._show_edit(self._current.as_dict())

@@ -82,7 +82,7 @@ class TroubleshootSteps[ContextT: FlowContext, ResultT: FlowResult[Any, str]](
         runtime = entry.runtime_data
         try:
             with translated_errors(self.hass, entry):
-                self._current = await runtime.client.meter_settings()
+                self._current = await runtime.meter_settings.async_read()
         except HomeAssistantError as err:
             return await self._abort_with(err)
         await runtime.system.async_refresh()  # the user asked: read now, not debounced
