@@ -351,7 +351,7 @@ async def test_reboot_is_noticed_and_system_read_again(
     await async_setup(hass, make_entry(emulator))
     last_boot = _state(hass, "sensor.whatwatt_go_9f8124_last_boot")
     polls = len(emulator.requests("GET", "/api/v1/system"))
-    freezer.tick(120)
+    await async_pass_time(hass, freezer, 120)  # two minutes of normal operation
     await emulator.reboot(wait=True)
     await _until(hass, freezer, lambda: len(emulator.requests("GET", "/api/v1/system")) > polls)
     await async_wait_for(
