@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+import time
 from typing import Any
 
 import aiohttp
@@ -24,8 +25,14 @@ def client_for(emu: Emulator, session: aiohttp.ClientSession, **kwargs: Any) -> 
     return WhatwattClient(emu.host, session, port=emu.port, **kwargs)
 
 
-async def until(predicate: Callable[[], bool]) -> None:
-    """Wait (at most 5 s) until the emulator's state says so; it exposes state, not events."""
-    async with asyncio.timeout(30):
-        while not predicate():  # noqa: ASYNC110
-            await asyncio.sleep(0.01)
+async def until(predicate: Callable[[], bool], seconds: float = 30.0) -> None:
+    """Wait until the emulator's state says so (it exposes state, not events).
+
+    The pauses and the generous limit are real time, so this works on a frozen clock too (the
+    loop's own timers stand still there).
+    """
+    deadline = time.clock_gettime(time.CLOCK_MONOTONIC) + seconds
+    while not predicate():
+        if time.clock_gettime(time.CLOCK_MONOTONIC) > deadline:
+            raise TimeoutError(f"condition not met within {seconds:g} s")
+        await asyncio.get_running_loop().run_in_executor(None, time.sleep, 0.01)

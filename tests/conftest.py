@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator, Iterator
 from unittest.mock import PropertyMock, patch
 
 import aiohttp
+from freezegun.api import FrozenDateTimeFactory
 from hypothesis import HealthCheck, settings
 import pytest
 from pytest_homeassistant_custom_component.syrupy import HomeAssistantSnapshotExtension
@@ -26,6 +27,21 @@ settings.load_profile("whatwatt")
 @pytest.fixture(autouse=True)
 def auto_enable_custom_integrations(enable_custom_integrations: None) -> None:
     """Let Home Assistant load custom integrations in every test."""
+
+
+@pytest.fixture
+def freezer(freezer: FrozenDateTimeFactory) -> FrozenDateTimeFactory:
+    """pytest-freezer's frozen clock, started on a whole second.
+
+    Its default start is the real "now", at a random fraction of a second.  Home Assistant
+    schedules a coordinator's next poll at ``int(now) + 0.05..0.5 s + interval``, and
+    ``async_fire_time_changed`` fires what is due up to 0.5 s ahead: from a random fraction a
+    poll due in a minute fell due after 59 one-second steps in about one run in five.  From a
+    whole second it falls due at exactly the step the interval says.  A ``freeze_time`` marker's
+    own start is kept when it is a whole second already.
+    """
+    freezer.move_to(freezer.time_to_freeze.replace(microsecond=0))
+    return freezer
 
 
 @pytest.fixture

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import aiohttp
+from freezegun.api import FrozenDateTimeFactory
 import pytest
 
 from custom_components.whatwatt.client import (
@@ -163,18 +165,30 @@ async def test_report_on_plus_licence_reads_measurements(
 
 
 async def test_reboot_posts_and_device_goes_offline(
-    emulator_factory: Any, session: aiohttp.ClientSession
+    emulator_factory: Any, session: aiohttp.ClientSession, freezer: FrozenDateTimeFactory
 ) -> None:
-    """reboot() gets 204; while the device reboots, calls fail with a connection error."""
+    """reboot() gets 204; while the device reboots, calls fail with a connection error.
+
+    The emulator's reboot runs on the loop's clock: frozen, the device stays offline until the
+    test moves the clock past its downtime, however slow the machine (with a real 0.3 s
+    downtime, a stall of the machine between seeing it go and asking it could let the call
+    succeed)."""
     emu = await emulator_factory(reboot_downtime=0.3)
     client = client_for(emu, session, request_timeout=2)
     assert await client.reboot() is None
     assert [(r.method, r.path, r.status) for r in emu.log] == [("POST", "/api/v1/reboot", 204)]
     boot_id = emu.boot_id
+    freezer.tick(timedelta(seconds=0.1))  # the 204 is out: the device goes down
     await until(lambda: not emu.online)
     with pytest.raises(WhatwattConnectionError):
         await client.system()
-    await until(lambda: emu.online)
+    assert not emu.online
+
+    def back() -> bool:
+        freezer.tick(timedelta(seconds=0.1))  # time passes until the downtime is over
+        return emu.online
+
+    await until(back)
     await client.system()
     assert emu.boot_id != boot_id
 

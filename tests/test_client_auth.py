@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 import itertools
 from typing import Any
 
 import aiohttp
+from freezegun.api import FrozenDateTimeFactory
 import pytest
 
 from custom_components.whatwatt.client import WhatwattAuthError
@@ -103,13 +105,16 @@ async def test_stale_nonce_is_retried_once_transparently(
 
 
 async def test_nonce_lifetime_expiry_is_retried(
-    emulator_factory: Any, session: aiohttp.ClientSession
+    emulator_factory: Any, session: aiohttp.ClientSession, freezer: FrozenDateTimeFactory
 ) -> None:
-    """A nonce that timed out on the device costs one extra round trip, not an error."""
+    """A nonce that timed out on the device costs one extra round trip, not an error.
+
+    Nonces age on the device's monotonic clock: frozen, so that the first call cannot outlive
+    its nonce on a busy machine, and moved on past the lifetime for the second."""
     emu = await emulator_factory(password=PASSWORD, nonce_lifetime=0.3)
     client = client_for(emu, session, password=PASSWORD)
     await client.system()
-    await asyncio.sleep(0.4)
+    freezer.tick(timedelta(seconds=0.4))
     emu.log.clear()
     await client.system()
     assert trips(emu) == [("digest", "GET", 401), ("digest", "GET", 200)]

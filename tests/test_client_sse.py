@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable
+from datetime import timedelta
 import itertools
 
 import aiohttp
+from freezegun.api import FrozenDateTimeFactory
 from hypothesis import given, strategies as st
 import pytest
 
@@ -193,27 +195,40 @@ async def test_silence_raises_stale() -> None:
         await collect(SilentStream(), stale_after=0.05)
 
 
-async def test_bytes_without_an_event_do_not_reset_the_silence_timer() -> None:
+async def _after(freezer: FrozenDateTimeFactory, seconds: float) -> None:
+    """Let ``seconds`` pass on the frozen clock, then let the loop run what fell due.
+
+    The gaps between chunks are exact: on a busy machine a real ``sleep(0.03)`` may take
+    longer than the 0.1 s the reader allows, and the stream looked stale when it was not.
+    """
+    freezer.tick(timedelta(seconds=seconds))
+    await asyncio.sleep(0)
+
+
+async def test_bytes_without_an_event_do_not_reset_the_silence_timer(
+    freezer: FrozenDateTimeFactory,
+) -> None:
     """Comments trickling in are not events: the stream is still stale."""
 
     class Trickle:
         async def readany(self) -> bytes:
-            await asyncio.sleep(0.01)
+            await _after(freezer, 0.01)
             return b": tick\n"
 
     with pytest.raises(WhatwattStreamStale):
         await collect(Trickle(), stale_after=0.1)
 
 
-async def test_each_event_resets_the_silence_timer() -> None:
-    """Events arriving faster than stale_after keep the stream alive."""
+async def test_each_event_resets_the_silence_timer(freezer: FrozenDateTimeFactory) -> None:
+    """Events arriving faster than stale_after keep the stream alive: six events 0.03 s apart
+    span 0.18 s, with 0.1 s allowed between two."""
 
     class Steady:
         def __init__(self) -> None:
             self.left = 6
 
         async def readany(self) -> bytes:
-            await asyncio.sleep(0.03)
+            await _after(freezer, 0.03)
             self.left -= 1
             return b"data: x\n\n" if self.left >= 0 else b""
 

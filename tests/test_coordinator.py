@@ -20,7 +20,7 @@ from unittest.mock import patch
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.config_entries import SOURCE_REAUTH
 from homeassistant.const import STATE_UNAVAILABLE
-from homeassistant.core import HomeAssistant
+from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.update_coordinator import UpdateFailed
 import pytest
@@ -101,7 +101,9 @@ async def test_dropped_stream_reconnects_without_unavailability(
     """A stream cut mid-way is reopened after a second; the sensors never go unavailable."""
     await async_setup(hass, make_entry(emulator))
     seen: list[str] = []
-    hass.bus.async_listen("state_changed", lambda e: seen.append(e.data["new_state"].state))
+    hass.bus.async_listen(
+        "state_changed", callback(lambda e: seen.append(e.data["new_state"].state))
+    )
     for connections in (2, 3):
         emulator.faults.drop_stream_after(events=0)
         await emulator.push_report()  # wakes the stream, which is then cut
@@ -354,7 +356,7 @@ async def test_reboot_is_noticed_and_system_read_again(
     await async_setup(hass, make_entry(emulator))
     last_boot = _state(hass, "sensor.whatwatt_go_9f8124_last_boot")
     polls = len(emulator.requests("GET", "/api/v1/system"))
-    freezer.tick(120)
+    await async_pass_time(hass, freezer, 120)  # two minutes of normal operation
     await emulator.reboot(wait=True)
     await _until(hass, freezer, lambda: len(emulator.requests("GET", "/api/v1/system")) > polls)
     await async_wait_for(

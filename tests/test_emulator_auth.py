@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
+from datetime import timedelta
 import hashlib
 from typing import Any
 
 import aiohttp
 from aiohttp import DigestAuthMiddleware, encode_basic_auth
+from freezegun.api import FrozenDateTimeFactory
 import pytest
 
 from whatwatt_emulator import Emulator
@@ -115,13 +116,18 @@ async def test_expired_nonce_is_answered_stale_and_the_client_recovers(
     assert [e.status for e in emu.log] == [401, 200]
 
 
-async def test_nonce_lifetime_runs_out(emulator_factory: Any) -> None:
-    """A nonce older than nonce_lifetime is stale (with the right password)."""
+async def test_nonce_lifetime_runs_out(
+    emulator_factory: Any, freezer: FrozenDateTimeFactory
+) -> None:
+    """A nonce older than nonce_lifetime is stale (with the right password).
+
+    The device ages nonces on the monotonic clock; frozen, the first handshake cannot outlive
+    its nonce on a busy machine, and the nonce is exactly 0.25 s old for the second request."""
     emu: Emulator = await emulator_factory(password="pw", nonce_lifetime=0.2)
     async with _digest("pw") as session:
         async with session.get(emu.url + SYSTEM) as resp:
             assert resp.status == 200
-        await asyncio.sleep(0.25)
+        freezer.tick(timedelta(seconds=0.25))
         emu.log.clear()
         async with session.get(emu.url + SYSTEM) as resp:
             assert resp.status == 200  # the middleware retried once with the new nonce

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
+from collections.abc import Callable
+from contextlib import suppress
+from datetime import datetime, timedelta
 import json
+import time
 from typing import Any
 
 import aiohttp
+from freezegun.api import FrozenDateTimeFactory
 import pytest
 
 from whatwatt_emulator import Emulator
@@ -134,6 +138,54 @@ async def test_push_report_sends_an_event_now(emulator_factory: Any) -> None:
     assert pushed == second
     assert first != second
     assert emu.last_report_id == 2
+
+
+async def _real_pause(seconds: float) -> None:
+    """Let real time pass with the loop running (a frozen clock stops loop timers)."""
+    await asyncio.get_running_loop().run_in_executor(None, time.sleep, seconds)
+
+
+async def _until(condition: Callable[[], bool], seconds: float = 30.0) -> None:
+    """Let the loop run until ``condition()``; the limit (real time) is generous."""
+    deadline = time.clock_gettime(time.CLOCK_MONOTONIC) + seconds
+    while not condition():
+        assert time.clock_gettime(time.CLOCK_MONOTONIC) < deadline, "condition not met in time"
+        await _real_pause(0.005)
+
+
+async def test_on_a_frozen_clock_the_meter_reports_only_when_the_clock_moves(
+    emulator_factory: Any, freezer: FrozenDateTimeFactory
+) -> None:
+    """Tests drive time with pytest-freezer: the stream sends the reading of the moment it
+    opens, then nothing however much real time passes, one report when the clock moves past
+    the next one (the ids in between skipped), and one on push_report()."""
+    emu: Emulator = await emulator_factory(report_interval=0.05)
+    events: list[Any] = []
+
+    async def read(resp: aiohttp.ClientResponse) -> None:
+        async for name, data in sse_events(resp):
+            if name == "live":
+                events.append(data)
+
+    async with aiohttp.ClientSession() as session, session.get(emu.url + LIVE) as resp:
+        reader = asyncio.create_task(read(resp))
+        try:
+            await _until(lambda: len(events) == 1)
+            await _real_pause(0.5)  # ten report intervals of real time
+            assert len(events) == 1
+            assert emu.last_report_id == 1
+            freezer.tick(timedelta(seconds=1))
+            await _until(lambda: len(events) == 2)
+            await _real_pause(0.5)
+            assert len(events) == 2
+            assert 20 <= emu.last_report_id <= 21  # a second of reports every 0.05 s
+            pushed = await emu.push_report()
+            await _until(lambda: len(events) == 3)
+            assert events[2] == pushed
+        finally:
+            reader.cancel()
+            with suppress(asyncio.CancelledError):
+                await reader
 
 
 async def test_push_report_without_meter_data_returns_none(emulator: Emulator) -> None:

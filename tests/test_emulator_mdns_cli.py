@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 from pathlib import Path
 import socket
 import sys
@@ -52,7 +53,9 @@ async def _read_until(stream: asyncio.StreamReader, prefix: str) -> str:
 async def test_cli_mdns_is_found_by_a_browser_in_another_process(socket_enabled: None) -> None:
     """``python -m whatwatt_emulator --mdns``: a zeroconf browser in another process finds
     instance, host, port, address and TXT; zeroconf sends only on the loopback interface."""
-    device_id = "A842E39F8199"
+    # mDNS names are machine-wide: another run of this suite on the machine (another checkout,
+    # CI job or engineer) announcing the same device would make this one "WebUI-2".
+    device_id = f"A842E3{os.getpid() % 0x1000000:06X}"
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "whatwatt_emulator", "--host", "127.0.0.1", "--port", "0",
         "--mdns", "--device-id", device_id,
@@ -70,8 +73,8 @@ async def test_cli_mdns_is_found_by_a_browser_in_another_process(socket_enabled:
         )
         out, _ = await asyncio.wait_for(browser.communicate(), 90)
         (service,) = json.loads(out)
-        assert service["name"] == "whatwatt Go 9F8199 WebUI._http._tcp.local."
-        assert service["server"].lower() == "whatwatt-9f8199.local."
+        assert service["name"] == f"whatwatt Go {device_id[-6:]} WebUI._http._tcp.local."
+        assert service["server"].lower() == f"whatwatt-{device_id[-6:].lower()}.local."
         assert service["addresses"] == ["127.0.0.1"]
         assert url == f"http://127.0.0.1:{service['port']}"
         assert service["txt"] == {"id": device_id, "type": "100"}

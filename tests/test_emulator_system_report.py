@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import asyncio
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 import json
 from pathlib import Path
 import re
+import time
 from typing import Any
 
 import aiohttp
@@ -256,18 +259,30 @@ async def test_conv_factor_scales_power_energy_and_current(emulator_factory: Any
     assert a["voltage"] == b["voltage"]
 
 
-async def test_reboot_resets_uptime_and_boot_id(emulator_factory: Any) -> None:
-    """POST /reboot: 204, offline for the downtime, back with a new boot_id and uptime 0."""
+async def test_reboot_resets_uptime_and_boot_id(
+    emulator_factory: Any, freezer: FrozenDateTimeFactory
+) -> None:
+    """POST /reboot: 204, offline for the downtime, back with a new boot_id and uptime 0.
+
+    The reboot runs on the loop's clock, frozen here: the device stays offline until the test
+    lets time pass, and the uptime is exactly 0 when it is back, however busy the machine."""
     emu: Emulator = await emulator_factory(licence="PLUS", reboot_downtime=0.3)
     _, first = await _get(emu, "/api/v1/report")
     async with aiohttp.ClientSession() as session:
         async with session.post(emu.url + "/api/v1/reboot") as resp:
             assert resp.status == 204
             assert await resp.read() == b""
-        await asyncio_sleep(0.15)
+        freezer.tick(timedelta(seconds=0.15))
+        await _real_wait(lambda: not emu.online)
         with pytest.raises(aiohttp.ClientConnectionError):
             await session.get(emu.url + "/api/v1/system")
-    await emu.wait_online()
+    assert not emu.online
+
+    def back() -> bool:
+        freezer.tick(timedelta(seconds=0.1))  # time passes until the downtime is over
+        return emu.online
+
+    await _real_wait(back)
     _, second = await _get(emu, "/api/v1/report")
     assert second["system"]["boot_id"] != first["system"]["boot_id"]
     assert second["system"]["time_since_boot"] == 0
@@ -276,11 +291,12 @@ async def test_reboot_resets_uptime_and_boot_id(emulator_factory: Any) -> None:
     assert system["device"]["time_since_boot"] == 0
 
 
-async def asyncio_sleep(seconds: float) -> None:
-    """Sleep (kept separate so the test reads as a timeline)."""
-    import asyncio  # noqa: PLC0415
-
-    await asyncio.sleep(seconds)
+async def _real_wait(condition: Callable[[], bool], seconds: float = 30.0) -> None:
+    """Let the loop run until ``condition()``, pausing in real time (the clock is frozen)."""
+    deadline = time.clock_gettime(time.CLOCK_MONOTONIC) + seconds
+    while not condition():
+        assert time.clock_gettime(time.CLOCK_MONOTONIC) < deadline, "condition not met in time"
+        await asyncio.get_running_loop().run_in_executor(None, time.sleep, 0.005)
 
 
 async def test_restore_resets_everything_and_reboots(emulator_factory: Any) -> None:

@@ -155,7 +155,7 @@ async def test_repeated_values_are_reported_not_stored_again(
     for event_type, seen in events.items():
         hass.bus.async_listen(
             event_type,
-            lambda e, seen=seen: seen.append(e.data["entity_id"]),
+            callback(lambda e, seen=seen: seen.append(e.data["entity_id"])),
             event_filter=callback(lambda _: True),
         )
     live.async_set_updated_data(Measurements(power_in=1.0, energy_in=5.0))

@@ -37,7 +37,7 @@ from custom_components.whatwatt.submeters import async_known_submeters
 from whatwatt_emulator import Emulator
 from whatwatt_emulator.pytest_plugin import EmulatorFactory
 
-from .integration_common import async_pass_time, async_wait_for
+from .integration_common import async_pass_time, async_settle, async_wait_for
 from .settings_common import loaded
 
 GAS = "sensor.gas_meter_reading"
@@ -368,15 +368,15 @@ async def test_a_reading_never_goes_back_and_repeats_are_not_written(
     for event_type in ("state_changed", "state_reported"):
         hass.bus.async_listen(
             event_type,
-            lambda e: writes.append(e.data["entity_id"]),
+            callback(lambda e: writes.append(e.data["entity_id"])),
             event_filter=callback(lambda e: e.data["entity_id"] in (GAS, GAS_TIME)),
         )
-    for _ in range(3):
-        await emulator.push_report()
-    await async_wait_for(hass, lambda: emulator.live_connections >= 1)
-    await hass.async_block_till_done()
-    assert writes == []
+    reports = [await emulator.push_report() for _ in range(3)]
+    await async_settle(hass)  # the three reports are read and handled: no write for them
     live = entry.runtime_data.live
+    assert reports[-1] is not None
+    assert live.data.power_in == reports[-1]["P_In"]
+    assert writes == []
     for volume in (
         Volume(bus=1, meter_id=gas["meter_id"], cumulative=0.0),
         Volume(bus=1, meter_id=gas["meter_id"]),
