@@ -8,13 +8,15 @@ link check as every other change (``MeterSettingsSteps``): the progress step, th
 puts back the readable settings from before the assistant started, in one PUT, and says what
 the gateway reports then.  Closing the assistant half-way leaves the last step applied: that
 change is checked like any other, and the "link lost after a change" issue offers its undo.
+The first dialog explains only the steps offered, in their order (``steps_text``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
+from homeassistant.core import HomeAssistant, callback
 from homeassistant.data_entry_flow import FlowContext, FlowResult
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers.selector import (
@@ -57,10 +59,29 @@ CHECK_STEP: Final = "check_step"
 """The progress text while the link is checked after a step of the assistant."""
 FAMILY: Final = "family"
 KEY_FIELDS: Final = ("encryption_key", "authentication_key")
+STEP_TEXTS: Final = "selector.troubleshoot_step.options"
+"""What each step does, by its menu option: the first dialog explains the steps offered."""
 
 
 def _password() -> TextSelector:
     return TextSelector(TextSelectorConfig(type=TextSelectorType.PASSWORD, autocomplete="off"))
+
+
+@callback
+def steps_text(hass: HomeAssistant, steps: Sequence[Offer]) -> str:
+    """Explain ``steps`` in their order, a bullet each; *Nothing worked* after them, apart.
+
+    Only the steps offered: the dialog says nothing of a step that is not there.
+    """
+    lines = [
+        f"- {text(hass, f'{STEP_TEXTS}.{step}', str(step))}"
+        for step in steps
+        if step is not Offer.GIVE_UP
+    ]
+    paragraphs = ["\n".join(lines)] if lines else []
+    if Offer.GIVE_UP in steps:
+        paragraphs.append(text(hass, f"{STEP_TEXTS}.{Offer.GIVE_UP}", str(Offer.GIVE_UP)))
+    return "\n\n".join(paragraphs)
 
 
 class TroubleshootSteps[ContextT: FlowContext, ResultT: FlowResult[Any, str]](
@@ -200,14 +221,15 @@ class TroubleshootSteps[ContextT: FlowContext, ResultT: FlowResult[Any, str]](
         }
 
     async def _show_offers(self, step_id: str) -> ResultT:
-        """The status, the settings in use, and the steps that fit (OK: nothing to do)."""
+        """The status, the settings in use, the steps that fit and what each does (OK: none)."""
         steps = offers(self._status, self._current)
         if not steps:
             return await self.async_step_link_working()
+        placeholders = await self._status_placeholders()  # loads the texts
         return self.async_show_menu(
             step_id=step_id,
             menu_options=[str(step) for step in steps],
-            description_placeholders=await self._status_placeholders(),
+            description_placeholders={**placeholders, "steps": steps_text(self.hass, steps)},
         )
 
     def _show_key_form(self, errors: dict[str, str], placeholders: dict[str, str]) -> ResultT:
