@@ -8,7 +8,9 @@ request log shows one PUT per step, and the link check reading the status after 
 
 from __future__ import annotations
 
+import json
 import logging
+from pathlib import Path
 from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
@@ -45,6 +47,8 @@ POWER = "sensor.whatwatt_go_9f8124_meter_power_import"
 SYSTEM = "/api/v1/system"
 AUTH_KEY = "A0A1A2A3A4A5A6A7A8A9AAABACADAEAF"
 """The authentication key of the emulated meter that uses one (not the tests' typed KEY)."""
+TRANSLATIONS = Path(__file__).resolve().parent.parent / "custom_components/whatwatt/translations"
+LANGUAGES = sorted(path.stem for path in TRANSLATIONS.glob("*.json"))
 
 type Step = tuple[str, dict[str, Any] | None, dict[str, Any]]
 """A step of the assistant: the menu choice, the form input (if it asks), the PUT it makes."""
@@ -310,6 +314,63 @@ async def test_nothing_worked_puts_back_the_settings_from_before_in_one_put(
         assert issue_registry.async_get_issue(DOMAIN, _issue_id(entry)) is None
         await async_pass_time(hass, freezer, 60)
         assert issue_registry.async_get_issue(DOMAIN, _issue_id(entry)) is not None
+
+
+def _texts(language: str) -> dict[str, Any]:
+    texts: dict[str, Any] = json.loads((TRANSLATIONS / f"{language}.json").read_text("utf-8"))
+    return texts
+
+
+def _first_dialogs(language: str, result: FlowResult) -> list[str]:
+    """The first dialog's text as the frontend shows it, from the options and from the repair:
+    the description in ``language``, filled in with the flow's placeholders."""
+    texts = _texts(language)
+    repair = texts["issues"]["meter_not_talking"]["fix_flow"]["step"]["troubleshoot"]
+    placeholders = result["description_placeholders"]
+    return [
+        texts["options"]["step"]["troubleshoot"]["description"].format(**placeholders),
+        repair["description"].format(**placeholders),
+    ]
+
+
+async def test_the_first_dialog_explains_only_the_steps_offered(
+    hass: HomeAssistant, emulator_factory: EmulatorFactory
+) -> None:
+    """A meter not found behind fixed settings: detection and *Nothing worked* are offered, and
+    the dialog explains just those two, not the key, the receive line or a meter family."""
+    emulator = await _scenario(emulator_factory, "dsmr5_wrong_settings")
+    async with loaded(hass, emulator, [Platform.SENSOR]) as entry:
+        result = await _assistant(hass, entry)
+        assert result["menu_options"] == ["detect", "give_up"]
+        for dialog in _first_dialogs("en", result):
+            assert "- *Let the gateway detect the meter*: interface type" in dialog
+            assert dialog.endswith(
+                "\n\n*Nothing worked* puts back the settings you had when you opened the assistant."
+            )
+            for absent in ("meter's key", "receive line", "meter family"):
+                assert absent not in dialog
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+async def test_the_first_dialog_explains_every_step_offered_in_their_order(
+    hass: HomeAssistant, emulator_factory: EmulatorFactory, language: str
+) -> None:
+    """No data from a meter polled although it pushes: detection, the receive line, a meter
+    family and *Nothing worked*, each explained in the menu's order, in the user's language."""
+    await hass.config.async_update(language=language)
+    emulator = await _scenario(emulator_factory, "inverted_p1")
+    emulator.store_meter_settings({**emulator.meter_settings, "if_mode": "pull"})
+    emulator.set_meter_status("NO DATA")
+    async with loaded(hass, emulator, [Platform.SENSOR]) as entry:
+        result = await _assistant(hass, entry)
+        steps = ["detect", "invert_rx", "serial", "give_up"]
+        assert result["menu_options"] == steps
+        explained = _texts(language)["selector"]["troubleshoot_step"]["options"]
+        for dialog in _first_dialogs(language, result):
+            where = [dialog.find(explained[step]) for step in steps]
+            assert -1 not in where, dialog
+            assert where == sorted(where)
+            assert explained["enter_key"] not in dialog
 
 
 async def test_the_key_step_asks_for_the_authentication_key_when_the_meter_uses_one(
