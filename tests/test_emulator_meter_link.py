@@ -436,11 +436,17 @@ async def test_each_scenario_starts_broken_and_talks_once_its_settings_fit(
 
 
 async def test_a_swapped_adapter_or_meter_breaks_the_link_until_the_settings_follow(
-    emulator_factory: Any,
+    emulator_factory: Any, freezer: FrozenDateTimeFactory
 ) -> None:
     """``set_meter`` (admin ``/_emulator/meter``) changes what the meter is; the gateway's
-    settings stay, so the status follows at once; nonsense is refused with 400."""
-    emu: Emulator = await emulator_factory(admin=True, meter_key=KEY, meter="dlms")
+    settings stay, so the status follows at once; nonsense is refused with 400.
+
+    On a frozen clock the meter reports only when a change wakes the stream: the event after
+    the fix is the one the fix brought (with real time, more came before a busy test saw 2).
+    """
+    emu: Emulator = await emulator_factory(
+        admin=True, meter_key=KEY, meter="dlms", report_interval=1.0
+    )
     assert await _status(emu) == "OK"
     async with aiohttp.ClientSession() as session, _listening(emu) as live:
         await _until(lambda: len(live.events) == 1)

@@ -127,7 +127,11 @@ def test_step1_owner_completes_onboarding_in_the_browser(step: World) -> None:
         if "/onboarding" not in page.url:
             break
         country = page.locator("ha-country-picker")
-        if country.is_visible():  # rendered with its page's Next button
+        # attached with its page's Next button, but its code may load a moment later (until
+        # then it has no size: on a busy machine "visible" was false and the default country
+        # stayed)
+        if country.count():
+            country.wait_for(state="visible")
             choose_country(page, country, HOME_COUNTRY)
         step.screens.shot(f"step1-onboarding-page{number}")
         leaves = page.get_by_role("button", name="Finish").is_visible()  # the last page
