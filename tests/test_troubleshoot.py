@@ -290,6 +290,12 @@ async def test_nothing_worked_puts_back_the_settings_from_before_in_one_put(
         )
         assert result["step_id"] == "still_not_talking"
         assert result["menu_options"] == ["invert_rx", "serial", "give_up"]
+        # a step the first dialog did not offer is explained where it is offered
+        explained = _texts("en")["selector"]["troubleshoot_step"]["options"]
+        for dialog in _first_dialogs("en", result, "still_not_talking"):
+            where = [dialog.find(explained[step]) for step in result["menu_options"]]
+            assert -1 not in where, dialog
+            assert where == sorted(where)
         emulator.log.clear()
         result = await manager.async_configure(result["flow_id"], {"next_step_id": "give_up"})
         assert meter_writes(emulator) == [
@@ -321,14 +327,14 @@ def _texts(language: str) -> dict[str, Any]:
     return texts
 
 
-def _first_dialogs(language: str, result: FlowResult) -> list[str]:
-    """The first dialog's text as the frontend shows it, from the options and from the repair:
-    the description in ``language``, filled in with the flow's placeholders."""
+def _first_dialogs(language: str, result: FlowResult, step_id: str = "troubleshoot") -> list[str]:
+    """The first dialog's text (or ``step_id``'s) as the frontend shows it, from the options
+    and from the repair: the description in ``language``, filled in with the placeholders."""
     texts = _texts(language)
-    repair = texts["issues"]["meter_not_talking"]["fix_flow"]["step"]["troubleshoot"]
+    repair = texts["issues"]["meter_not_talking"]["fix_flow"]["step"][step_id]
     placeholders = result["description_placeholders"]
     return [
-        texts["options"]["step"]["troubleshoot"]["description"].format(**placeholders),
+        texts["options"]["step"][step_id]["description"].format(**placeholders),
         repair["description"].format(**placeholders),
     ]
 

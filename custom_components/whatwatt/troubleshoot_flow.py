@@ -8,7 +8,7 @@ link check as every other change (``MeterSettingsSteps``): the progress step, th
 puts back the readable settings from before the assistant started, in one PUT, and says what
 the gateway reports then.  Closing the assistant half-way leaves the last step applied: that
 change is checked like any other, and the "link lost after a change" issue offers its undo.
-The first dialog explains only the steps offered, in their order (``steps_text``).
+Each menu explains only the steps it offers, in their order (``steps_text``).
 """
 
 from __future__ import annotations
