@@ -79,9 +79,9 @@ LIVE_CHANGE = 60.0 * SCALE  # a live reading to change (the emulator reports eve
 # max(30 s, 3 report intervals) of a write, after the emulator's recognition phase (none in e2e:
 # EmulatorProcess.recognition_time); a lost link shows after about 5-10 s, a restored one at once
 LINK_CHECK = 120.0 * SCALE
-# a demand window to complete on the meter's fast clock (step 9): about a minute at 15 times
-# real pace; a boundary that falls in a gap of the meter's reports (a starved emulator) costs
-# one more window, a minute more
+# a demand window to complete on the meter's fast clock (step 9): about half a minute at 30
+# times real pace; a boundary that falls in a gap of the meter's reports (a starved emulator)
+# costs one more window, half a minute more
 DEMAND_WINDOW = 300.0 * SCALE
 # the gas meter's flow rate (step 10): readings every 60 s (EmulatorProcess.submeters), the
 # rate from the second after the integration reloaded, a clean interval by the third

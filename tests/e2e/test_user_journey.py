@@ -601,10 +601,11 @@ WINDOW_SECONDS = 15 * 60  # the demand window by default (Configure -> Demand wi
 DEMAND_LOAD_KW = 4.8
 # A window's demand from the meter's register and clock: the register has 1 Wh steps and the
 # meter's time whole seconds (at 4.8 kW, 1.3 Wh a second), each end interpolated between two
-# reports 15 meter-seconds apart: about 5 Wh at worst over the window, 20 W.  1 % leaves room
-# and still tells the load from anything else.
+# reports 30 meter-seconds apart (CLOCK_SPEED): with a steady load the interpolation itself is
+# exact, what is left is the 1 Wh steps and the whole seconds, a few Wh over the window, some
+# 10-20 W.  1 % leaves room and still tells the load from anything else.
 DEMAND_TOLERANCE_W = 0.01 * DEMAND_LOAD_KW * 1000
-CLOCK_SPEED = 15.0  # meter-seconds per second while the meter's clock catches up
+CLOCK_SPEED = 30.0  # meter-seconds per second while the meter's clock catches up
 CLOCK_LEAD = 20.0  # the meter's clock starts this many seconds before a window boundary
 
 
@@ -612,11 +613,12 @@ def run_meter_clock_fast(admin: EmulatorAdmin) -> float:
     """Put the meter's clock just before a window 30 to 45 minutes back and let it catch up.
 
     The meter's clock is set CLOCK_LEAD seconds before a window boundary and runs CLOCK_SPEED
-    times faster than real time until it is back on time (at least 130 s): the window from that
-    boundary completes about a minute later, the next one a minute after that.  Home Assistant
-    trusts it all along (it is never more than an hour off its own clock) and ends up where it
-    was, in time with Home Assistant's.  Returns the boundary (a POSIX time): 15-minute windows
-    on Zurich's local clock are the POSIX quarter hours, its offsets being whole hours.
+    times faster than real time until it is back on time (a minute or more): the window from
+    that boundary completes about half a minute later, the next one half a minute after that.
+    Home Assistant trusts it all along (it is never more than an hour off its own clock) and
+    ends up where it was, in time with Home Assistant's.  Returns the boundary (a POSIX time):
+    15-minute windows on Zurich's local clock are the POSIX quarter hours, its offsets being
+    whole hours.
     """
     world = admin.state()["clock"]["world"]
     boundary = float(math.ceil((world - 45 * 60) / WINDOW_SECONDS) * WINDOW_SECONDS)
@@ -665,11 +667,11 @@ def test_step9_meter_device_shows_demand_with_a_completed_window(step: World) ->
     """Step 9: the meter device's demand sensors, with a window complete: 4.8 kW, as drawn.
 
     The meter imports a steady 4.8 kW, and its clock (the demand windows follow the meter's
-    clock, as the utility's do) runs fast for a couple of minutes: a 15-minute window goes by
-    in about one.  Once one has completed, "Demand, last window" shows 4,800 W (within 1 %),
-    and so do the month's peak, the projection of the window under way and, with no other
-    month, the 12-month basis; the device page shows the six rows.  Then the meter's clock is
-    on time again and the household's load back, for the steps after.
+    clock, as the utility's do) runs fast for a minute or two: a 15-minute window goes by
+    in about half a minute.  Once one has completed, "Demand, last window" shows 4,800 W
+    (within 1 %), and so do the month's peak, the projection of the window under way and, with
+    no other month, the 12-month basis; the device page shows the six rows.  Then the meter's
+    clock is on time again and the household's load back, for the steps after.
     """
     step.need("step2")
     admin = emulator_admin(step)
