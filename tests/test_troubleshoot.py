@@ -291,11 +291,8 @@ async def test_nothing_worked_puts_back_the_settings_from_before_in_one_put(
         assert result["step_id"] == "still_not_talking"
         assert result["menu_options"] == ["invert_rx", "serial", "give_up"]
         # a step the first dialog did not offer is explained where it is offered
-        explained = _texts("en")["selector"]["troubleshoot_step"]["options"]
         for dialog in _first_dialogs("en", result, "still_not_talking"):
-            where = [dialog.find(explained[step]) for step in result["menu_options"]]
-            assert -1 not in where, dialog
-            assert where == sorted(where)
+            _explains_in_order("en", dialog, result["menu_options"])
         emulator.log.clear()
         result = await manager.async_configure(result["flow_id"], {"next_step_id": "give_up"})
         assert meter_writes(emulator) == [
@@ -339,6 +336,19 @@ def _first_dialogs(language: str, result: FlowResult, step_id: str = "troublesho
     ]
 
 
+def _explained(language: str) -> dict[str, str]:
+    """Each step's explanation in ``language``, as the menus show it."""
+    explained: dict[str, str] = _texts(language)["selector"]["troubleshoot_step"]["options"]
+    return explained
+
+
+def _explains_in_order(language: str, dialog: str, steps: list[str]) -> None:
+    """``dialog`` explains each of ``steps``, in their order."""
+    where = [dialog.find(_explained(language)[step]) for step in steps]
+    assert -1 not in where, dialog
+    assert where == sorted(where)
+
+
 async def test_the_first_dialog_explains_only_the_steps_offered(
     hass: HomeAssistant, emulator_factory: EmulatorFactory
 ) -> None:
@@ -371,12 +381,9 @@ async def test_the_first_dialog_explains_every_step_offered_in_their_order(
         result = await _assistant(hass, entry)
         steps = ["detect", "invert_rx", "serial", "give_up"]
         assert result["menu_options"] == steps
-        explained = _texts(language)["selector"]["troubleshoot_step"]["options"]
         for dialog in _first_dialogs(language, result):
-            where = [dialog.find(explained[step]) for step in steps]
-            assert -1 not in where, dialog
-            assert where == sorted(where)
-            assert explained["enter_key"] not in dialog
+            _explains_in_order(language, dialog, steps)
+            assert _explained(language)["enter_key"] not in dialog
 
 
 async def test_the_key_step_asks_for_the_authentication_key_when_the_meter_uses_one(
