@@ -54,6 +54,14 @@ def _device_id(entry: WhatwattConfigEntry) -> str:
     return entry.unique_id
 
 
+def entity_unique_id(entry: WhatwattConfigEntry, key: str) -> str:
+    """Return the unique id of the entity ``key`` of ``entry``: the device id, then the key.
+
+    A promise to users (their history hangs on it): changed only with a migration.
+    """
+    return f"{_device_id(entry)}_{key}"
+
+
 def gateway_device_info(entry: WhatwattConfigEntry) -> DeviceInfo:
     """Describe the gateway: identity, firmware and both MAC addresses."""
     system = entry.runtime_data.system.data
@@ -145,7 +153,7 @@ class WhatwattEntity[CoordinatorT: DataUpdateCoordinator[Any]](CoordinatorEntity
         """Bind the entity to its coordinator, description and device."""
         super().__init__(coordinator)
         self.entity_description = description
-        self._attr_unique_id = f"{_device_id(entry)}_{description.key}"
+        self._attr_unique_id = entity_unique_id(entry, description.key)
         suffix = "_meter" if meter else ""
         self._attr_device_info = DeviceInfo(identifiers={(DOMAIN, f"{_device_id(entry)}{suffix}")})
 

@@ -50,7 +50,7 @@ from .coordinator import (
     WhatwattSystemCoordinator,
 )
 from .demand import DemandConfig, DemandSnapshot, peaks_text
-from .entity import WhatwattEntity, submeter_device_info
+from .entity import WhatwattEntity, entity_unique_id, submeter_device_info
 from .flow_rate import FlowRate
 from .prices import Prices, signal_prices
 from .submeters import (
@@ -716,7 +716,7 @@ def _async_setup_prices(
     for description in PRICE_SENSORS:
         if description.exists_fn(prices):
             continue
-        unique_id = f"{entry.unique_id}_{description.key}"
+        unique_id = entity_unique_id(entry, description.key)
         if entity_id := registry.async_get_entity_id(Platform.SENSOR, DOMAIN, unique_id):
             registry.async_remove(entity_id)
     async_add_entities(
@@ -899,7 +899,7 @@ class WhatwattSubmeterSensor(WhatwattEntity[WhatwattLiveCoordinator], SensorEnti
     ) -> None:
         """Show ``description`` of ``submeter`` on its device, as what ``kind`` says it is."""
         super().__init__(entry, coordinator, description)
-        self._attr_unique_id = f"{entry.unique_id}_{submeter.key}_{description.key}"
+        self._attr_unique_id = entity_unique_id(entry, f"{submeter.key}_{description.key}")
         self._attr_device_info = device
         if description.counter:
             self._attr_device_class = kind.device_class
