@@ -138,6 +138,11 @@ def test_normalisation() -> None:
     }
     assert validate({"conv_factor": 0.001}) == {"conv_factor": 0.001}
     assert validate({"authentication_key": CLEAR_KEY}) == {"authentication_key": CLEAR_KEY}
+    # a key as printed on the utility's letter, in groups: the spaces are not part of it
+    grouped = " ".join(["0123", "4567", "89ab", "cdef"] * 2)
+    assert validate({"encryption_key": f" {grouped}\t"}) == {
+        "encryption_key": "0123456789ABCDEF" * 2
+    }
 
 
 def test_full_settings_fills_defaults_and_keeps_given_values() -> None:

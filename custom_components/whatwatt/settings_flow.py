@@ -111,8 +111,8 @@ class _Text(ShownNotEnforced, TextSelector):
     """Password field for a DLMS key."""
 
 
-def _selector(spec: SettingSpec) -> Selector[Any]:
-    """Return the selector for one setting, from its spec."""
+def setting_selector(spec: SettingSpec) -> Selector[Any]:
+    """Return the selector for one setting, from its spec (validation is the schema's)."""
     if spec.type is FieldType.ENUM:
         return _Select(
             SelectSelectorConfig(
@@ -142,12 +142,12 @@ def edit_schema(current: MeterSettings) -> probatio.Schema:
     fields: dict[Section, dict[probatio.Marker, Any]] = {part: {} for part in Section}
     for spec in SPECS.values():
         if spec.write_only:
-            fields[spec.section][probatio.Optional(spec.key)] = _selector(spec)
+            fields[spec.section][probatio.Optional(spec.key)] = setting_selector(spec)
             fields[spec.section][probatio.Optional(CLEAR_PREFIX + spec.key, default=False)] = (
                 _Boolean()
             )
         elif getattr(current, spec.key) is not None:
-            fields[spec.section][probatio.Optional(spec.key)] = _selector(spec)
+            fields[spec.section][probatio.Optional(spec.key)] = setting_selector(spec)
     return probatio.Schema(
         {
             probatio.Required(part.value): section(
@@ -350,8 +350,8 @@ class MeterSettingsSteps[ContextT: FlowContext, ResultT: FlowResult[Any, str]](
             if spec.write_only:
                 entered = values.get(spec.key)
                 clear = values.get(CLEAR_PREFIX + spec.key) is True
-                if isinstance(entered, str):
-                    entered = "".join(entered.split())  # keys are often printed in groups
+                if isinstance(entered, str) and not entered.strip():
+                    entered = None  # an empty field: no key entered
                 if clear and entered:
                     raise _FieldError(spec.key, "key_conflict")
                 if clear:

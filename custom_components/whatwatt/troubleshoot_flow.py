@@ -23,19 +23,16 @@ from homeassistant.helpers.selector import (
     SelectSelector,
     SelectSelectorConfig,
     SelectSelectorMode,
-    TextSelector,
-    TextSelectorConfig,
-    TextSelectorType,
 )
 import probatio
 
 from .client import MeterSettings, WhatwattValidationError
-from .client.meter_settings import validate as validate_settings
+from .client.meter_settings import SECRET_KEYS, SPECS, validate as validate_settings
 from .const import METER_STATUS
 from .entity import gateway_url
 from .errors import translated_errors
 from .link import Link, LinkCheck
-from .settings_flow import STEP_CHECK_INTERRUPTED, MeterSettingsSteps
+from .settings_flow import STEP_CHECK_INTERRUPTED, MeterSettingsSteps, setting_selector
 from .texts import async_load_texts, meter_status_label, setting_label, settings_text, text
 from .troubleshoot import (
     SERIAL_FAMILIES,
@@ -58,13 +55,8 @@ ABORT_GAVE_UP: Final = "gave_up"
 CHECK_STEP: Final = "check_step"
 """The progress text while the link is checked after a step of the assistant."""
 FAMILY: Final = "family"
-KEY_FIELDS: Final = ("encryption_key", "authentication_key")
 STEP_TEXTS: Final = "selector.troubleshoot_step.options"
 """What each step does, by its menu option: the first dialog explains the steps offered."""
-
-
-def _password() -> TextSelector:
-    return TextSelector(TextSelectorConfig(type=TextSelectorType.PASSWORD, autocomplete="off"))
 
 
 @callback
@@ -136,10 +128,10 @@ class TroubleshootSteps[ContextT: FlowContext, ResultT: FlowResult[Any, str]](
         errors: dict[str, str] = {}
         placeholders: dict[str, str] = {}
         if user_input is not None:
-            keys = {
-                field: "".join(str(value).split())  # keys are often printed in groups
+            keys = {  # an empty field: no key entered (the schema ignores spaces in a key)
+                field: value
                 for field, value in user_input.items()
-                if field in KEY_FIELDS and str(value).strip()
+                if field in SECRET_KEYS and str(value).strip()
             }
             try:
                 changes = validate_settings(keys)
@@ -235,9 +227,11 @@ class TroubleshootSteps[ContextT: FlowContext, ResultT: FlowResult[Any, str]](
     def _show_key_form(self, errors: dict[str, str], placeholders: dict[str, str]) -> ResultT:
         """The key fields, empty (a key is never put back into a form)."""
         system = self._entry().runtime_data.system.data
-        fields: dict[probatio.Marker, Any] = {probatio.Optional("encryption_key"): _password()}
-        if system is not None and system.meter.auth_en:
-            fields[probatio.Optional("authentication_key")] = _password()
+        fields: dict[probatio.Marker, Any] = {
+            probatio.Optional(key): setting_selector(SPECS[key])
+            for key in SECRET_KEYS
+            if key == "encryption_key" or (system is not None and system.meter.auth_en)
+        }
         return self.async_show_form(
             step_id=STEP_ENTER_KEY,
             data_schema=probatio.Schema(fields),

@@ -223,11 +223,13 @@ def _check_bool(value: Any) -> bool:
 
 
 def _check_key(value: Any) -> str:
+    """32 hex digits, upper case; spaces are ignored (keys are often printed in groups)."""
     if not isinstance(value, str):
         raise InvalidValue("invalid_type")
-    if not _KEY_RE.fullmatch(value):
+    key = "".join(value.split())
+    if not _KEY_RE.fullmatch(key):
         raise InvalidValue("invalid_key")
-    return value.upper()
+    return key.upper()
 
 
 def _setting(spec: SettingSpec) -> Any:
